@@ -1,0 +1,47 @@
+# Nexpo Reports: the two commands of the README are `make run` and `make test`.
+# Everything else here is a step they depend on.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+WAREHOUSE := instance/warehouse.duckdb
+
+.PHONY: run test setup chromium demo lint fmt clean-venv
+
+run: setup chromium-optional $(WAREHOUSE)
+	$(BIN)/python app.py
+
+test: setup chromium $(WAREHOUSE)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+chromium:
+	@sh scripts/ensure_chromium.sh
+
+chromium-optional:
+	@sh scripts/ensure_chromium.sh || echo "Continuing without Chromium: image and PDF exports will not work."
+
+demo: $(WAREHOUSE)
+
+$(WAREHOUSE): | $(STAMP)
+	$(BIN)/flask --app app demo-data --scale small
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Metric library: revenue, product and KPI metrics, each a query run inside the data source."""

@@ -1,0 +1,95 @@
+"""Nexpo Reports: `create_app(settings)` builds the Dash app; `server` is its Flask app for gunicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import dash
+from flask import Flask
+
+from datasources.registry import DataSources
+from engine.services import Services
+from settings import PROJECT_ROOT, Settings, SettingsError
+from store import init_store
+
+log = logging.getLogger("nexpo")
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the app: metadata store (migrated), data sources, login, health, CLI commands and pages."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+
+    server = Flask(__name__, instance_path=settings.instance_path)
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+    )
+    store = init_store(settings.database_url)
+    services = Services(settings, store, DataSources.from_settings(settings))
+    services.init_app(server)
+
+    from demo import cli as demo_cli
+    from monitoring import health
+    from security import login
+    from security.users import DEMO_PASSWORD, ensure_demo_users
+
+    if settings.demo_mode:
+        ensure_demo_users(store)
+    login.init_app(server, store, demo_password=DEMO_PASSWORD if settings.demo_mode else None)
+    health.init_app(server, lambda: services.sources)
+    demo_cli.register(server, settings)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(PROJECT_ROOT / "pages"),
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        external_stylesheets=[],
+        suppress_callback_exceptions=True,
+        title="Nexpo Reports",
+        update_title=None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    from layouts.shell import shell
+
+    app.layout = shell
+    return app
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"\n  Nexpo Reports is serving on {url}")
+    if settings.demo_mode:
+        print("  Demo logins: admin, manager, analyst, viewer — password: nexpo-demo\n")
+    app.run(host=settings.host, port=settings.port, debug=False)
+
+
+def __getattr__(name: str) -> Flask:
+    # `gunicorn app:server` and `flask --app app ...` find the Flask server here; built on first access
+    # so that importing this module has no side effects.
+    if name in ("server", "application"):
+        try:
+            app = create_app()
+        except SettingsError as exc:
+            print(f"Configuration error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        globals()["server"] = globals()["application"] = app.server
+        return app.server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main()

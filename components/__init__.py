@@ -1,0 +1,1 @@
+"""UI factories and figure builders (DataFrame -> go.Figure) with one Plotly theme."""

@@ -1,0 +1,160 @@
+"""SQL adapter through SQLAlchemy: DuckDB (duckdb-engine), SQLite and PostgreSQL (psycopg2)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from datasources.base import DataSource, Query
+from datasources.errors import (
+    QueryError,
+    QueryTimeoutError,
+    SourceConfigError,
+    SourceUnavailableError,
+)
+
+# Driver messages that mean "the source cannot be reached", not "this query is wrong".
+_CONNECTION_FAILURES = (
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "server closed",
+    "timeout expired",
+    "unable to open",
+    "no such file",
+    "io error",
+    "could not set lock",
+)
+
+
+class SQLSource(DataSource):
+    """Any SQLAlchemy URL. DuckDB files open read-only, so several processes may read one warehouse.
+
+    Timeouts: PostgreSQL gets a per-transaction `statement_timeout`; DuckDB and SQLite are
+    interrupted from a timer thread.
+    """
+
+    kind = "sql"
+
+    def __init__(
+        self, name: str, url: str, *, read_only: bool = True, timeout: float | None = None
+    ):
+        super().__init__(name)
+        self.url = url
+        self.default_timeout = timeout
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._read_only = read_only
+
+    @property
+    def dialect(self) -> str:
+        return self.url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._create_engine()
+            return self._engine
+
+    def _create_engine(self) -> Engine:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "duckdb":
+            path = self.url.removeprefix("duckdb:///")
+            if path and path != ":memory:" and self._read_only:
+                kwargs["connect_args"] = {"read_only": True}
+        elif self.dialect == "postgresql":
+            kwargs["connect_args"] = {"connect_timeout": 5, "application_name": "nexpo-reports"}
+        try:
+            return create_engine(self.url, **kwargs)
+        except (SQLAlchemyError, ValueError, ImportError) as exc:
+            raise SourceConfigError(str(exc), source=self.name) from None
+
+    def execute(self, query: Query, *, timeout: float | None = None) -> pd.DataFrame:
+        """Run `query` and return its rows.
+
+        Args:
+            query: SQL text with :named parameters, and their values.
+            timeout: seconds before the statement is cancelled (default: the source's own).
+
+        Returns:
+            The rows, with the result's column names.
+
+        Raises:
+            QueryTimeoutError, SourceUnavailableError, QueryError.
+        """
+        timeout = timeout or self.default_timeout
+        started = time.monotonic()
+        timed_out = threading.Event()
+        try:
+            with self.engine.connect() as connection:
+                timer = self._arm_timeout(connection, timeout, timed_out)
+                try:
+                    result = connection.execute(text(query.text), dict(query.params))
+                    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                if timed_out.is_set():
+                    # The interrupt may have landed after the query ended: never reuse that connection.
+                    connection.invalidate()
+        except SQLAlchemyError as exc:
+            raise self._translate(exc, timed_out, time.monotonic() - started) from None
+        except Exception as exc:  # a driver error SQLAlchemy did not wrap
+            if type(exc).__module__.lstrip("_").startswith("duckdb"):
+                raise self._translate(exc, timed_out, time.monotonic() - started) from None
+            raise
+        return frame
+
+    def _arm_timeout(
+        self, connection: Connection, timeout: float | None, timed_out: threading.Event
+    ) -> threading.Timer | None:
+        if not timeout:
+            return None
+        if self.dialect == "postgresql":
+            # SET LOCAL ends with the transaction, so the pooled connection does not keep it.
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            return None
+        raw = connection.connection.dbapi_connection
+        interrupt = getattr(raw, "interrupt", None)
+        if interrupt is None:
+            return None
+
+        def fire() -> None:
+            timed_out.set()
+            interrupt()
+
+        timer = threading.Timer(timeout, fire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _translate(
+        self, exc: BaseException, timed_out: threading.Event, elapsed: float
+    ) -> Exception:
+        message = str(exc).lower()
+        if timed_out.is_set() or "statement timeout" in message or "canceling statement" in message:
+            return QueryTimeoutError(f"timed out after {elapsed:.1f}s", source=self.name)
+        if (isinstance(exc, OperationalError) or not isinstance(exc, SQLAlchemyError)) and any(
+            part in message for part in _CONNECTION_FAILURES
+        ):
+            return SourceUnavailableError(_first_line(exc), source=self.name)
+        return QueryError(_first_line(exc), source=self.name)
+
+    def test_connection(self) -> None:
+        self.execute(Query("SELECT 1"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0][:500]

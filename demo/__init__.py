@@ -1,0 +1,1 @@
+"""Demo warehouse: the data model of METRICS.md D.1, generated deterministically."""
