@@ -20,7 +20,9 @@ log = logging.getLogger("nexpo")
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the app: metadata store (migrated), data sources, login, health, CLI commands and pages."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
 
     server = Flask(__name__, instance_path=settings.instance_path)
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     services = Services(settings, store, DataSources.from_settings(settings))
     services.init_app(server)
 
+    from analytics import cli as metric_cli
     from demo import cli as demo_cli
     from monitoring import health
     from security import login
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     login.init_app(server, store, demo_password=DEMO_PASSWORD if settings.demo_mode else None)
     health.init_app(server, lambda: services.sources)
     demo_cli.register(server, settings)
+    metric_cli.register(server, settings)
 
     app = dash.Dash(
         __name__,

@@ -56,7 +56,9 @@ def metric(
 ) -> Callable[[Callable[[Fetcher, Any], pd.DataFrame]], Callable[[Fetcher, Any], pd.DataFrame]]:
     """Register a metric function `fn(source, params) -> DataFrame` under `name`."""
 
-    def register(fn: Callable[[Fetcher, Any], pd.DataFrame]) -> Callable[[Fetcher, Any], pd.DataFrame]:
+    def register(
+        fn: Callable[[Fetcher, Any], pd.DataFrame],
+    ) -> Callable[[Fetcher, Any], pd.DataFrame]:
         if name in CATALOG:
             raise RuntimeError(f"metric {name!r} registered twice")
         CATALOG[name] = MetricSpec(name, fn, params, columns, definition, group)
@@ -70,7 +72,9 @@ def get_metric(name: str) -> MetricSpec:
     try:
         return CATALOG[name]
     except KeyError:
-        raise MetricError(f"unknown metric {name!r}; accepted: {', '.join(sorted(CATALOG))}") from None
+        raise MetricError(
+            f"unknown metric {name!r}; accepted: {', '.join(sorted(CATALOG))}"
+        ) from None
 
 
 def list_metrics() -> list[MetricSpec]:
@@ -83,7 +87,9 @@ def parse_params(spec: MetricSpec, raw: Mapping[str, Any]) -> BaseModel:
     unknown = set(raw) - set(spec.params.model_fields)
     if unknown:
         accepted = ", ".join(spec.params.model_fields)
-        raise MetricError(f"{spec.name}: unknown parameter {sorted(unknown)[0]!r}; accepted: {accepted}")
+        raise MetricError(
+            f"{spec.name}: unknown parameter {sorted(unknown)[0]!r}; accepted: {accepted}"
+        )
     try:
         return spec.params.model_validate(dict(raw))
     except ValidationError as exc:
@@ -92,7 +98,9 @@ def parse_params(spec: MetricSpec, raw: Mapping[str, Any]) -> BaseModel:
         raise MetricError(f"{spec.name}: parameter {field!r}: {err['msg']}") from None
 
 
-def run_metric(name: str, source: Fetcher, raw_params: Mapping[str, Any] | BaseModel) -> pd.DataFrame:
+def run_metric(
+    name: str, source: Fetcher, raw_params: Mapping[str, Any] | BaseModel
+) -> pd.DataFrame:
     """Validate parameters, run the metric inside `source`, and return exactly its declared columns."""
     spec = get_metric(name)
     params = raw_params if isinstance(raw_params, BaseModel) else parse_params(spec, raw_params)

@@ -22,7 +22,9 @@ class MetricParams(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
+            ) from None
         return value
 
 

@@ -18,7 +18,14 @@ def _label(column: str) -> str:
     return column.replace("_ma7", " (7-day avg)").replace("_", " ").capitalize()
 
 
-def line_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, value_format: str = "number", area: bool = False) -> go.Figure:
+def line_figure(
+    frame: pd.DataFrame,
+    x: str,
+    ys: Sequence[str],
+    *,
+    value_format: str = "number",
+    area: bool = False,
+) -> go.Figure:
     """Trend lines; a column ending in `_ma7` is drawn as a bold moving-average line over the raw series."""
     fig = go.Figure()
     for i, y in enumerate(ys):
@@ -35,11 +42,20 @@ def line_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, value_format:
                 hovertemplate=f"%{{y:{HOVER_FORMATS[value_format]}}}<extra>{_label(y)}</extra>",
             )
         )
-    fig.update_layout(hovermode="x unified", yaxis_tickformat=TICK_FORMATS[value_format], height=320)
+    fig.update_layout(
+        hovermode="x unified", yaxis_tickformat=TICK_FORMATS[value_format], height=320
+    )
     return fig
 
 
-def bar_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, value_format: str = "number", stacked: bool = False) -> go.Figure:
+def bar_figure(
+    frame: pd.DataFrame,
+    x: str,
+    ys: Sequence[str],
+    *,
+    value_format: str = "number",
+    stacked: bool = False,
+) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
@@ -52,11 +68,32 @@ def bar_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, value_format: 
             for i, y in enumerate(ys)
         ]
     )
-    fig.update_layout(barmode="stack" if stacked else "group", yaxis_tickformat=TICK_FORMATS[value_format], height=320, showlegend=len(ys) > 1)
+    fig.update_layout(
+        barmode="stack" if stacked else "group",
+        yaxis_tickformat=TICK_FORMATS[value_format],
+        height=320,
+        showlegend=len(ys) > 1,
+    )
     return fig
 
 
 def sparkline_figure(frame: pd.DataFrame, x: str, y: str) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=frame[x], y=frame[y], mode="lines", line={"width": 2, "color": PALETTE[0]}, fill="tozeroy", fillcolor="rgba(79,70,229,0.08)", hoverinfo="skip"))
-    fig.update_layout(height=48, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False}, yaxis={"visible": False}, showlegend=False)
+    fig = go.Figure(
+        go.Scatter(
+            x=frame[x],
+            y=frame[y],
+            mode="lines",
+            line={"width": 2, "color": PALETTE[0]},
+            fill="tozeroy",
+            fillcolor="rgba(79,70,229,0.08)",
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        height=48,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        showlegend=False,
+    )
     return fig

@@ -43,15 +43,32 @@ def access_scope(principal: Principal) -> str:
     return f"role={principal.role};department={principal.department or '*'}"
 
 
-def generate(spec: DashboardSpec, window: Window, principal: Principal, services: Services, *, refresh: bool = False) -> list[WidgetResult]:
+def generate(
+    spec: DashboardSpec,
+    window: Window,
+    principal: Principal,
+    services: Services,
+    *,
+    refresh: bool = False,
+) -> list[WidgetResult]:
     """Every widget of `spec` for `window`, queries in parallel within REPORT_CONCURRENT_LIMIT."""
     workers = max(1, min(services.settings.report_concurrent_limit, len(spec.widgets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="widget") as pool:
-        futures = [pool.submit(generate_widget, w, window, principal, services, refresh=refresh) for w in spec.widgets]
+        futures = [
+            pool.submit(generate_widget, w, window, principal, services, refresh=refresh)
+            for w in spec.widgets
+        ]
         return [f.result() for f in futures]
 
 
-def generate_widget(widget: WidgetSpec, window: Window, principal: Principal, services: Services, *, refresh: bool = False) -> WidgetResult:
+def generate_widget(
+    widget: WidgetSpec,
+    window: Window,
+    principal: Principal,
+    services: Services,
+    *,
+    refresh: bool = False,
+) -> WidgetResult:
     """One widget's result; a failing metric or source becomes `error`, never an exception."""
     started = time.perf_counter()
     result = WidgetResult(widget=widget, window=window)
@@ -90,14 +107,20 @@ def _card(result: WidgetResult, source: Any, tz: str) -> None:
     column = widget.options.get("value", "value")
     if widget.options.get("mode", "last") == "period":
         # A flow (a rate over the period): the metric computed once over each whole window.
-        current = run_metric(widget.metric, source, {**_params(widget, window, tz), "interval": "period"})
-        previous = run_metric(widget.metric, source, {**_params(widget, window.previous, tz), "interval": "period"})
+        current = run_metric(
+            widget.metric, source, {**_params(widget, window, tz), "interval": "period"}
+        )
+        previous = run_metric(
+            widget.metric, source, {**_params(widget, window.previous, tz), "interval": "period"}
+        )
         result.value = _scalar(current, column)
         result.previous = _scalar(previous, column)
     else:
         # A stock (MRR, customers): the value at the end of each window, with the daily series as sparkline.
         x = widget.options.get("x", "date")
-        frame = run_metric(widget.metric, source, {**_params(widget, window, tz), "start": window.previous.start})
+        frame = run_metric(
+            widget.metric, source, {**_params(widget, window, tz), "start": window.previous.start}
+        )
         frame = frame.sort_values(x)
         dates = pd.to_datetime(frame[x]).dt.date
         now, before = frame[dates <= window.end], frame[dates <= window.previous.end]

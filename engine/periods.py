@@ -37,7 +37,14 @@ def today_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
-def resolve(period: str, timezone: str, *, start: str | None = None, end: str | None = None, today: date | None = None) -> Window:
+def resolve(
+    period: str,
+    timezone: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    today: date | None = None,
+) -> Window:
     """The window for `period` ending today (inclusive) in `timezone`, or the custom [start, end]."""
     if period in PERIOD_DAYS:
         last = today or today_in(timezone)
@@ -48,6 +55,8 @@ def resolve(period: str, timezone: str, *, start: str | None = None, end: str | 
         except ValueError:
             raise PeriodError("a custom period needs start and end dates as YYYY-MM-DD") from None
         if window.end < window.start:
-            raise PeriodError(f"the custom period ends ({window.end}) before it starts ({window.start})")
+            raise PeriodError(
+                f"the custom period ends ({window.end}) before it starts ({window.start})"
+            )
         return window
     raise PeriodError(f"unknown period {period!r}; accepted: 7d, 30d, 90d, custom")

@@ -6,7 +6,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-WidgetType = Literal["metric_card", "line", "area", "bar", "stacked_bar", "funnel", "cohort_heatmap", "gauge", "table", "pie"]
+WidgetType = Literal[
+    "metric_card",
+    "line",
+    "area",
+    "bar",
+    "stacked_bar",
+    "funnel",
+    "cohort_heatmap",
+    "gauge",
+    "table",
+    "pie",
+]
 Period = Literal["7d", "30d", "90d", "custom"]
 ValueFormat = Literal["money", "percent", "number"]
 

@@ -31,7 +31,9 @@ def load_template(path: Path) -> DashboardSpec:
     list_metrics()  # loads the catalog
     for i, widget in enumerate(spec.widgets):
         if widget.metric not in CATALOG:
-            raise TemplateError(f"{path.name}: field widgets.{i}.metric: unknown metric {widget.metric!r}")
+            raise TemplateError(
+                f"{path.name}: field widgets.{i}.metric: unknown metric {widget.metric!r}"
+            )
     return spec
 
 

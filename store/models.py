@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("admin", "manager", "analyst", "viewer")
@@ -48,7 +58,9 @@ class Dashboard(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     versions: Mapped[list[DashboardVersion]] = relationship(
-        back_populates="dashboard", cascade="all, delete-orphan", order_by="DashboardVersion.version"
+        back_populates="dashboard",
+        cascade="all, delete-orphan",
+        order_by="DashboardVersion.version",
     )
 
 
@@ -103,9 +115,18 @@ class Schedule(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    next_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Send only when the data changed since the last successful run (engine/scheduler.py).
+    only_if_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    runs: Mapped[list[ScheduleRun]] = relationship(
+        back_populates="schedule",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ScheduleRun.due_at",
+    )
 
 
 class Export(Base):
@@ -151,3 +172,86 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+RUN_STATES = ("queued", "running", "succeeded", "failed", "skipped")
+DELIVERY_STATES = ("pending", "sent", "failed", "skipped")
+
+
+class ScheduleRun(Base):
+    """One occurrence of a schedule (or a manual run). The unique (schedule_id, due_at) pair is
+    what makes each due run happen once, however many schedulers share the database."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_schedule_due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    due_at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(20), default="schedule")  # schedule | manual
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    data_hash: Mapped[str | None] = mapped_column(String(64))
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    render_ms: Mapped[int | None]
+    duration_ms: Mapped[int | None]
+
+    schedule: Mapped[Schedule] = relationship(back_populates="runs")
+    deliveries: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="run",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="DeliveryAttempt.id",
+    )
+
+
+class DeliveryAttempt(Base):
+    """The delivery of one run to one recipient on one channel: its state, tries and error."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        UniqueConstraint(
+            "run_id", "channel", "recipient", name="uq_delivery_attempts_run_recipient"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_runs.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    run: Mapped[ScheduleRun] = relationship(back_populates="deliveries")
+
+
+class PortalItem(Base):
+    """A delivered run in a user's report history (the portal channel)."""
+
+    __tablename__ = "portal_items"
+    __table_args__ = (UniqueConstraint("user_id", "run_id", name="uq_portal_items_user_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("schedule_runs.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    report_ref: Mapped[str] = mapped_column(String(200))
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]

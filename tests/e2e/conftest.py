@@ -17,8 +17,14 @@ from settings import PROJECT_ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
@@ -34,9 +40,17 @@ def served_app(tmp_path_factory: pytest.TempPathFactory, demo_warehouse: str) ->
     """`python app.py` on a free port with a fresh instance folder and the demo warehouse."""
     port = free_port()
     instance = tmp_path_factory.mktemp("served-instance")
-    env = {**os.environ, "INSTANCE_PATH": str(instance), "WAREHOUSE_URL": demo_warehouse, "PORT": str(port), "LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(instance),
+        "WAREHOUSE_URL": demo_warehouse,
+        "PORT": str(port),
+        "LOG_LEVEL": "warning",
+    }
     log = (instance / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -59,7 +73,9 @@ def served_app(tmp_path_factory: pytest.TempPathFactory, demo_warehouse: str) ->
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `make test` (it installs it) or set CHROMIUM_PATH")
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run `make test` (it installs it) or set CHROMIUM_PATH"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -79,7 +95,9 @@ def page(browser):
     context.close()
 
 
-def sign_in(page, base: str, username: str = "analyst", password: str = "nexpo-demo", next_path: str = "/") -> None:
+def sign_in(
+    page, base: str, username: str = "analyst", password: str = "nexpo-demo", next_path: str = "/"
+) -> None:
     page.goto(f"{base}/login?next={next_path}")
     page.fill("#username", username)
     page.fill("#password", password)

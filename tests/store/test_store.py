@@ -4,12 +4,26 @@ import pytest
 from sqlalchemy import inspect, select
 
 from store import init_store
-from store.models import ApiToken, AuditLog, Dashboard, DashboardVersion, Export, Report, Schedule, Template, User
+from store.models import (
+    ApiToken,
+    AuditLog,
+    Dashboard,
+    DashboardVersion,
+    Export,
+    Report,
+    Schedule,
+    Template,
+    User,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'meta.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database")
+    url = (
+        f"sqlite:///{tmp_path / 'meta.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_database")
+    )
     s = init_store(url)
     yield s
     s.dispose()
@@ -17,13 +31,29 @@ def store(request, tmp_path):
 
 def test_migrations_create_every_table(store):
     tables = set(inspect(store.engine).get_table_names())
-    assert {"users", "dashboards", "dashboard_versions", "templates", "reports", "schedules", "exports", "audit_log", "api_tokens", "alembic_version"} <= tables
+    assert {
+        "users",
+        "dashboards",
+        "dashboard_versions",
+        "templates",
+        "reports",
+        "schedules",
+        "exports",
+        "audit_log",
+        "api_tokens",
+        "alembic_version",
+    } <= tables
 
 
-def test_migrate_twice_is_a_no_op(store):
+def test_migrate_twice_is_a_no_op_and_reaches_head(store):
+    from alembic.script import ScriptDirectory
+
+    from store.db import alembic_config
+
     store.migrate()
+    head = ScriptDirectory.from_config(alembic_config(store.url)).get_current_head()
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
 
 
 def test_rows_round_trip_with_json_specs(store):
@@ -34,15 +64,30 @@ def test_rows_round_trip_with_json_specs(store):
         s.flush()
         dash = Dashboard(slug="rev", title="Revenue", spec=spec, owner_id=user.id)
         dash.versions.append(DashboardVersion(version=1, spec=spec, author_id=user.id))
-        s.add_all([
-            dash,
-            Template(key="revenue_analytics", name="Revenue analytics", spec=spec, builtin=True),
-            Report(name="Weekly", spec=spec, owner_id=user.id),
-            Schedule(name="Weekly", report_ref="revenue_analytics", cron="0 9 * * 1", timezone="Europe/Berlin"),
-            Export(id="exp1", report_ref="revenue_analytics", format="csv", owner_id=user.id),
-            AuditLog(user_id=user.id, username="ana", action="login", ip="127.0.0.1", detail={"ok": True}),
-            ApiToken(user_id=user.id, name="cli", token_hash="h" * 64, prefix="nxp_abcd"),
-        ])
+        s.add_all(
+            [
+                dash,
+                Template(
+                    key="revenue_analytics", name="Revenue analytics", spec=spec, builtin=True
+                ),
+                Report(name="Weekly", spec=spec, owner_id=user.id),
+                Schedule(
+                    name="Weekly",
+                    report_ref="revenue_analytics",
+                    cron="0 9 * * 1",
+                    timezone="Europe/Berlin",
+                ),
+                Export(id="exp1", report_ref="revenue_analytics", format="csv", owner_id=user.id),
+                AuditLog(
+                    user_id=user.id,
+                    username="ana",
+                    action="login",
+                    ip="127.0.0.1",
+                    detail={"ok": True},
+                ),
+                ApiToken(user_id=user.id, name="cli", token_hash="h" * 64, prefix="nxp_abcd"),
+            ]
+        )
     with store.session() as s:
         loaded = s.scalar(select(Dashboard).where(Dashboard.slug == "rev"))
         assert loaded.spec == spec

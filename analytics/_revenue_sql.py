@@ -1,0 +1,215 @@
+"""SQL building blocks shared by the revenue metrics: revenue-active segments, periods, payments."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import pandas as pd
+
+from datasources.base import Fetcher, Query
+
+# Revenue-active segments, one row per (item row, discount stretch), as half-open ranges of local
+# days [fd, td): the amount counts in the snapshot at the end of day d when fd <= d < td (td NULL
+# = still open). Amounts are monthly-normalised minor units held as DECIMAL(38, 6) so running
+# sums return to exactly 0 and both engines add the same numbers. The rules are documented in
+# analytics/revenue.py.
+SEGMENTS_CTES = """
+live AS (
+    SELECT s.id AS subscription_id, s.customer_id, s.status,
+           CAST((GREATEST(s.started_at, s.trial_end) AT TIME ZONE :tz) AS DATE) AS act_from,
+           CAST(((CASE WHEN s.status IN ('canceled', 'unpaid')
+                       THEN COALESCE(s.ended_at, s.canceled_at, s.started_at)
+                       ELSE s.ended_at END) AT TIME ZONE :tz) AS DATE) AS act_to
+    FROM subscriptions AS s
+    JOIN customers AS c ON c.id = s.customer_id
+    WHERE NOT COALESCE(c.is_test, FALSE)
+      AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
+),
+items AS (
+    SELECT l.customer_id, i.plan_id,
+           GREATEST(l.act_from, CAST((i.valid_from AT TIME ZONE :tz) AS DATE)) AS fd,
+           LEAST(l.act_to, CAST((i.valid_to AT TIME ZONE :tz) AS DATE)) AS td,
+           CAST((i.discount_ends_at AT TIME ZONE :tz) AS DATE) AS de,
+           COALESCE(LEAST(GREATEST(CAST(i.discount_pct AS DOUBLE PRECISION), 0), 100), 0) AS pct,
+           CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(i.quantity, 1)
+               * (CASE p."interval" WHEN 'month' THEN 12 WHEN 'year' THEN 1
+                                    WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 0 END)
+               / (CAST(12 AS DOUBLE PRECISION) * COALESCE(NULLIF(p.interval_count, 0), 1))
+               AS full_amount
+    FROM live AS l
+    JOIN subscription_items AS i ON i.subscription_id = l.subscription_id
+    JOIN plans AS p ON p.id = i.plan_id
+    WHERE NOT COALESCE(p.is_free, FALSE)
+      AND COALESCE(p.usage_type, 'licensed') <> 'metered'
+      AND NOT (l.status = 'paused' AND i.valid_to IS NULL)
+),
+seg AS (
+    SELECT customer_id, plan_id, fd, td, amount
+    FROM (
+        SELECT customer_id, plan_id, fd, td, CAST(raw_amount AS DECIMAL(38, 6)) AS amount
+        FROM (
+            SELECT customer_id, plan_id, fd, LEAST(td, de) AS td,
+                   full_amount * (100 - pct) / 100 AS raw_amount
+            FROM items WHERE pct > 0
+            UNION ALL
+            SELECT customer_id, plan_id, CASE WHEN pct > 0 THEN GREATEST(fd, de) ELSE fd END, td,
+                   full_amount
+            FROM items WHERE pct = 0 OR de IS NOT NULL
+        ) AS parts
+    ) AS rounded
+    WHERE amount > 0 AND fd IS NOT NULL AND (td IS NULL OR td > fd)
+),
+delta AS (
+    SELECT customer_id, fd AS d, amount AS delta FROM seg
+    UNION ALL
+    SELECT customer_id, td AS d, -amount AS delta FROM seg WHERE td IS NOT NULL
+)"""
+
+# Net change of each customer's MRR per local day, and the day each customer first had MRR > 0.
+CUSTOMER_CTES = """
+cday AS (
+    SELECT customer_id, d, SUM(delta) AS delta FROM delta GROUP BY customer_id, d
+),
+first_paid AS (
+    SELECT customer_id, MIN(fd) AS first_d FROM seg GROUP BY customer_id
+)"""
+
+# Collected revenue: succeeded payments net of refunds, on the local day of the payment; a
+# payment whose status is 'refunded' without a refunded amount counts as fully refunded.
+PAYMENTS_CTE = """
+pay AS (
+    SELECT p.id AS payment_id, p.invoice_id, i.customer_id, p.processor,
+           CAST((p.created_at AT TIME ZONE :tz) AS DATE) AS d,
+           CAST(CASE WHEN p.status = 'succeeded' THEN p.amount_minor - COALESCE(p.refunded_minor, 0)
+                     ELSE p.amount_minor - COALESCE(p.refunded_minor, p.amount_minor)
+                END AS DOUBLE PRECISION) AS net
+    FROM payments AS p
+    LEFT JOIN invoices AS i ON i.id = p.invoice_id
+    LEFT JOIN customers AS c ON c.id = i.customer_id
+    WHERE p.status IN ('succeeded', 'refunded') AND NOT COALESCE(c.is_test, FALSE)
+)"""
+
+Unit = Literal["day", "week", "month", "period"]
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: its first day, the snapshot day before it (d0) and its last day (d1)."""
+
+    start: date
+    d0: date
+    d1: date
+
+
+def periods(start: date, end: date, unit: Unit) -> list[Period]:
+    """Calendar periods touching [start, end]; the first is whole, the last is cut at `end`.
+
+    Args:
+        start: first day of the range.
+        end: last day of the range (inclusive).
+        unit: day, week (ISO, Monday first), month, or period (the whole range as one period,
+            for a rate over an arbitrary window such as "the last 30 days").
+
+    Returns:
+        The periods in order; each snapshot is taken at the end of day d0 and d1.
+    """
+    if unit == "period":
+        return [Period(start, start - timedelta(days=1), end)]
+    first = period_start(start, unit)
+    out: list[Period] = []
+    current = first
+    while current <= end:
+        nxt = _next_start(current, unit)
+        out.append(Period(current, current - timedelta(days=1), min(nxt - timedelta(days=1), end)))
+        current = nxt
+    return out
+
+
+def period_start(day: date, unit: Unit) -> date:
+    """The first day of the period containing `day`."""
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day
+
+
+def shift_months(day: date, months: int) -> date:
+    """`day` moved by whole months (day of month clipped to the target month's length)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return day.replace(
+        year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1])
+    )
+
+
+def _next_start(current: date, unit: Unit) -> date:
+    if unit == "month":
+        return shift_months(current, 1)
+    return current + timedelta(days=7 if unit == "week" else 1)
+
+
+def lit(day: date) -> str:
+    """A date literal; only ever built from a `date` object, never from user text."""
+    return f"DATE '{day.isoformat()}'"
+
+
+def periods_cte(items: list[Period], *, with_opening: bool = False) -> str:
+    """`periods(period_start, d0, d1)` as a VALUES list; optionally a leading opening row."""
+    rows = [f"({lit(p.start)}, {lit(p.d0)}, {lit(p.d1)})" for p in items]
+    if with_opening:
+        d = items[0].d0
+        rows.insert(0, f"({lit(d)}, {lit(d - timedelta(days=1))}, {lit(d)})")
+    return f"periods(period_start, d0, d1) AS (VALUES {', '.join(rows)})"
+
+
+def trunc(expr: str, unit: Unit, anchor: date | None = None) -> str:
+    """SQL for the first day of the period containing the DATE `expr` (same text on both engines).
+
+    For unit "period" the one period starts at `anchor`; days before it fall in the day before.
+    """
+    if unit == "period":
+        if anchor is None:
+            raise ValueError("trunc(..., 'period') needs the anchor day")
+        return f"CASE WHEN {expr} >= {lit(anchor)} THEN {lit(anchor)} ELSE {lit(anchor - timedelta(days=1))} END"
+    if unit == "day":
+        return expr
+    return f"CAST(date_trunc('{unit}', CAST({expr} AS TIMESTAMP)) AS DATE)"
+
+
+def money(expr: str) -> str:
+    """SQL turning minor units (DECIMAL) into major units as a float."""
+    return f"CAST({expr} AS DOUBLE PRECISION) / 100"
+
+
+def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
+    """Run one query in the source."""
+    return source.fetch(Query(sql, params))
+
+
+def shape(
+    frame: pd.DataFrame,
+    *,
+    dates: tuple[str, ...] = (),
+    floats: tuple[str, ...] = (),
+    ints: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Coerce a small result to stable types on both engines (dates, float64 with NaN, int64)."""
+    frame = frame.copy()
+    for col in dates:
+        frame[col] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in frame[col]]
+    for col in floats:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    for col in ints:
+        frame[col] = pd.to_numeric(frame[col]).fillna(0).astype("int64")
+    return frame.reset_index(drop=True)
+
+
+def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """num / den as floats, NaN (JSON null) where the denominator is 0 or missing."""
+    num = pd.to_numeric(num, errors="coerce").astype("float64")
+    den = pd.to_numeric(den, errors="coerce").astype("float64")
+    return (num / den.where(den != 0) + 0.0).astype("float64")  # + 0.0 turns -0.0 into 0.0

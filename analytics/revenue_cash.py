@@ -1,0 +1,159 @@
+"""Collected-revenue metrics from payments: by processor, by plan, and the daily trend with a 7-day average.
+
+Collected revenue = succeeded payments net of refunded_minor (a payment with status 'refunded'
+and no refunded amount counts as fully refunded; failed payments count 0), in major units, on
+the local day (params.timezone) the payment was created: refunds carry no date of their own, so
+they are netted on the payment's day. Payments of test accounts (through invoices.customer_id)
+are excluded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from analytics import _revenue_sql as rs
+from analytics.catalog import metric
+from analytics.params import PeriodParams
+from datasources.base import Fetcher
+
+
+@metric(
+    "revenue_by_processor",
+    params=PeriodParams,
+    columns=("processor", "revenue", "payments"),
+    definition="Collected revenue (succeeded payments net of refunds) per payment processor over the range",
+    group="revenue",
+)
+def revenue_by_processor(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
+    """Totals over [start, end] per processor, largest first (use revenue_trend for the daily view).
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, timezone.
+
+    Returns:
+        Columns processor, revenue (major units), payments (number of payments counted).
+    """
+    sql = f"""
+WITH {rs.PAYMENTS_CTE}
+SELECT processor, {rs.money("SUM(net)")} AS revenue, COUNT(*) AS payments
+FROM pay
+WHERE d BETWEEN {rs.lit(params.start)} AND {rs.lit(params.end)}
+GROUP BY processor
+ORDER BY revenue DESC, processor"""
+    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    return rs.shape(frame, floats=("revenue",), ints=("payments",))
+
+
+@metric(
+    "revenue_trend",
+    params=PeriodParams,
+    columns=("date", "revenue", "revenue_ma7"),
+    definition="Collected revenue per day and its trailing 7-day moving average (days without payments count 0)",
+    group="revenue",
+)
+def revenue_trend(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
+    """Daily collected revenue; revenue_ma7 on day d = sum of days d-6..d / 7 (earlier days included).
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, timezone.
+
+    Returns:
+        Columns date, revenue, revenue_ma7 (major units), one row per day.
+    """
+    first = params.start - timedelta(days=6)
+    sql = f"""
+WITH {rs.PAYMENTS_CTE},
+daily AS (
+    SELECT d, SUM(net) AS net FROM pay
+    WHERE d BETWEEN {rs.lit(first)} AND {rs.lit(params.end)}
+    GROUP BY d
+),
+spine AS (
+    SELECT {rs.lit(first)} + CAST(t.i AS INTEGER) AS d
+    FROM generate_series(0, {(params.end - first).days}) AS t(i)
+),
+series AS (
+    SELECT s.d, COALESCE(x.net, 0) AS net,
+           SUM(COALESCE(x.net, 0)) OVER (ORDER BY s.d ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS net7
+    FROM spine AS s LEFT JOIN daily AS x ON x.d = s.d
+)
+SELECT d AS date, net / 100 AS revenue, net7 / 700 AS revenue_ma7
+FROM series
+WHERE d >= {rs.lit(params.start)}
+ORDER BY d"""
+    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    return rs.shape(frame, dates=("date",), floats=("revenue", "revenue_ma7"))
+
+
+@metric(
+    "revenue_by_plan",
+    params=PeriodParams,
+    columns=("plan_id", "plan", "revenue", "mrr"),
+    definition="Collected revenue per plan over the range, and MRR per plan at the end of the last day",
+    group="revenue",
+)
+def revenue_by_plan(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
+    """Revenue per plan: each paid invoice is split over the items of its subscription valid at the
+    invoice's period_start (else created_at) in proportion to list price x quantity (equally when
+    all are free); payments of invoices without a subscription or item go to plan null.
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, timezone.
+
+    Returns:
+        Columns plan_id, plan (name), revenue, mrr (major units; mrr as in the `mrr` metric at
+        the end of `end`), largest revenue first.
+    """
+    end = rs.lit(params.end)
+    sql = f"""
+WITH {rs.SEGMENTS_CTES},
+{rs.PAYMENTS_CTE},
+inv AS (
+    SELECT i.id AS invoice_id, i.subscription_id, COALESCE(i.period_start, i.created_at) AS at
+    FROM invoices AS i
+    WHERE i.id IN (SELECT invoice_id FROM pay
+                   WHERE d BETWEEN {rs.lit(params.start)} AND {end})
+),
+alloc AS (
+    SELECT v.invoice_id, it.plan_id,
+           CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(it.quantity, 1) AS w
+    FROM inv AS v
+    JOIN subscription_items AS it
+      ON it.subscription_id = v.subscription_id
+     AND (it.valid_from IS NULL OR it.valid_from <= v.at)
+     AND (it.valid_to IS NULL OR it.valid_to > v.at)
+    JOIN plans AS p ON p.id = it.plan_id
+),
+shares AS (
+    SELECT invoice_id, plan_id,
+           CASE WHEN SUM(w) OVER (PARTITION BY invoice_id) > 0
+                THEN w / SUM(w) OVER (PARTITION BY invoice_id)
+                ELSE CAST(1 AS DOUBLE PRECISION) / COUNT(*) OVER (PARTITION BY invoice_id) END AS share
+    FROM alloc
+),
+by_plan AS (
+    SELECT s.plan_id, SUM(y.net * COALESCE(s.share, 1)) AS revenue
+    FROM pay AS y LEFT JOIN shares AS s ON s.invoice_id = y.invoice_id
+    WHERE y.d BETWEEN {rs.lit(params.start)} AND {end}
+    GROUP BY s.plan_id
+),
+plan_mrr AS (
+    SELECT plan_id, SUM(amount) AS mrr FROM seg
+    WHERE fd <= {end} AND (td IS NULL OR td > {end})
+    GROUP BY plan_id
+)
+SELECT COALESCE(b.plan_id, m.plan_id) AS plan_id, pl.name AS plan,
+       COALESCE(b.revenue, 0) / 100 AS revenue, {rs.money("COALESCE(m.mrr, 0)")} AS mrr
+FROM by_plan AS b
+FULL OUTER JOIN plan_mrr AS m ON m.plan_id = b.plan_id
+LEFT JOIN plans AS pl ON pl.id = COALESCE(b.plan_id, m.plan_id)
+ORDER BY revenue DESC, mrr DESC, plan_id"""
+    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    frame = rs.shape(frame, floats=("revenue", "mrr"))
+    frame["plan_id"] = frame["plan_id"].astype("Int64")
+    return frame

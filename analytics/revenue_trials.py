@@ -1,0 +1,136 @@
+"""Trial conversion rate: cohort by trial start month (Nexpo default) or Stripe's rolling 30 days.
+
+Per trial (a subscription of a real customer with trial_start and trial_end):
+- converted at the paid_at of its first paid invoice with total_minor > 0 and paid_at >= trial_end,
+  provided it was not canceled before trial_end (canceled_at NULL or >= trial_end); cancelling
+  after that payment still counts as converted (Stripe).
+- not converted (decided) at: trial_end when canceled before trial_end (or ended_at if it ended
+  earlier); else max(ended_at, trial_end) when it ended unpaid; else trial_end when the current
+  status is paused, incomplete_expired, canceled or unpaid.
+- otherwise pending: the trial has not ended, or it ended and its first invoice is not paid yet.
+Days are local days in params.timezone.
+- method=cohort: trials grouped by the period of trial start; outcomes as of the end of `end`;
+  value = converted / (converted + not_converted); pending is excluded from the denominator.
+- method=rolling (Stripe): for each period, the 30 days ending on its last day (cut at end):
+  converted = conversions decided in the window, not_converted = failures decided in it,
+  pending = trials whose trial_end falls in the window but undecided at its end.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field
+
+from analytics import _revenue_sql as rs
+from analytics.catalog import metric
+from analytics.params import PeriodParams
+from datasources.base import Fetcher
+
+OUTCOME_CTES = """
+trials AS (
+    SELECT s.id, s.status, s.trial_end, s.canceled_at, s.ended_at,
+           CAST((s.trial_start AT TIME ZONE :tz) AS DATE) AS start_d,
+           CAST((s.trial_end AT TIME ZONE :tz) AS DATE) AS end_d
+    FROM subscriptions AS s
+    JOIN customers AS c ON c.id = s.customer_id
+    WHERE NOT COALESCE(c.is_test, FALSE) AND s.trial_start IS NOT NULL AND s.trial_end IS NOT NULL
+),
+conv AS (
+    SELECT t.id, MIN(i.paid_at) AS paid_at
+    FROM trials AS t
+    JOIN invoices AS i ON i.subscription_id = t.id
+    WHERE i.status = 'paid' AND i.total_minor > 0 AND i.paid_at >= t.trial_end
+      AND (t.canceled_at IS NULL OR t.canceled_at >= t.trial_end)
+    GROUP BY t.id
+),
+outcome AS (
+    SELECT t.id, t.start_d, t.end_d,
+           CAST((c.paid_at AT TIME ZONE :tz) AS DATE) AS conv_d,
+           CAST(((CASE WHEN c.paid_at IS NOT NULL THEN NULL
+                       WHEN t.canceled_at < t.trial_end THEN LEAST(t.ended_at, t.trial_end)
+                       WHEN t.ended_at IS NOT NULL THEN GREATEST(t.ended_at, t.trial_end)
+                       WHEN t.status IN ('paused', 'incomplete_expired', 'canceled', 'unpaid')
+                           THEN t.trial_end
+                  END) AT TIME ZONE :tz) AS DATE) AS fail_d
+    FROM trials AS t
+    LEFT JOIN conv AS c ON c.id = t.id
+)"""
+
+
+class TrialParams(PeriodParams):
+    """Trial conversion over a date range."""
+
+    method: Literal["cohort", "rolling"] = Field(
+        "cohort", description="cohort: by trial start period; rolling: Stripe's 30-day window"
+    )
+    interval: Literal["week", "month"] = Field("month", description="Period length")
+
+
+@metric(
+    "trial_conversion",
+    params=TrialParams,
+    columns=("period_start", "converted", "not_converted", "pending", "value"),
+    definition="Trials converted (first non-zero invoice paid after trial end) / trials decided; pending excluded",
+    group="revenue",
+)
+def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
+    """Trial conversion rate per period.
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, method, interval, timezone.
+
+    Returns:
+        Columns period_start, converted, not_converted, pending (counts), value (fraction; null
+        when no trial was decided).
+    """
+    items = rs.periods(params.start, params.end, params.interval)
+    end = rs.lit(params.end)
+    if params.method == "cohort":
+        sql = f"""
+WITH {OUTCOME_CTES},
+{rs.periods_cte(items)}
+SELECT p.period_start,
+       SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
+       SUM(CASE WHEN o.fail_d <= {end} THEN 1 ELSE 0 END) AS not_converted,
+       COUNT(o.id) AS trials
+FROM periods AS p
+LEFT JOIN outcome AS o ON {rs.trunc("o.start_d", params.interval)} = p.period_start AND o.start_d <= p.d1
+GROUP BY p.period_start
+ORDER BY p.period_start"""
+    else:
+        rows = ", ".join(
+            f"({rs.lit(p.start)}, {rs.lit(p.d1 - timedelta(days=29))}, {rs.lit(p.d1)})"
+            for p in items
+        )
+        sql = f"""
+WITH {OUTCOME_CTES},
+windows(period_start, lo, hi) AS (VALUES {rows}),
+flags AS (
+    SELECT w.period_start,
+           CASE WHEN o.conv_d BETWEEN w.lo AND w.hi THEN 1 ELSE 0 END AS converted,
+           CASE WHEN o.fail_d BETWEEN w.lo AND w.hi THEN 1 ELSE 0 END AS not_converted,
+           CASE WHEN o.end_d BETWEEN w.lo AND w.hi
+                     AND (o.conv_d IS NULL OR o.conv_d > w.hi)
+                     AND (o.fail_d IS NULL OR o.fail_d > w.hi) THEN 1 ELSE 0 END AS pending
+    FROM windows AS w
+    JOIN outcome AS o
+      ON o.conv_d BETWEEN w.lo AND w.hi OR o.fail_d BETWEEN w.lo AND w.hi
+         OR o.end_d BETWEEN w.lo AND w.hi
+)
+SELECT w.period_start,
+       SUM(COALESCE(f.converted, 0)) AS converted,
+       SUM(COALESCE(f.not_converted, 0)) AS not_converted,
+       SUM(COALESCE(f.converted, 0) + COALESCE(f.not_converted, 0) + COALESCE(f.pending, 0)) AS trials
+FROM windows AS w
+LEFT JOIN flags AS f ON f.period_start = w.period_start
+GROUP BY w.period_start
+ORDER BY w.period_start"""
+    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    frame = rs.shape(frame, dates=("period_start",), ints=("converted", "not_converted", "trials"))
+    frame["pending"] = frame["trials"] - frame["converted"] - frame["not_converted"]
+    frame["value"] = rs.ratio(frame["converted"], frame["converted"] + frame["not_converted"])
+    return frame

@@ -1,0 +1,188 @@
+"""Webhook delivery: a signed JSON POST, retried with exponential backoff on 5xx and network errors.
+
+Receivers verify a request with `verify_signature`:
+  * `X-Nexpo-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the webhook secret>`
+  * `X-Nexpo-Timestamp: <unix seconds>`, also present as `sent_at` inside the signed body, so a
+    replayed request is recognised by its age (reject anything older than 5 minutes) and cannot be
+    re-stamped without breaking the signature.
+  * `X-Nexpo-Delivery: <id>` is the same on every retry of one delivery: use it to drop duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+
+from delivery.base import (
+    Bundle,
+    DeliveryError,
+    DeliveryResult,
+    Recipient,
+    RetryPolicy,
+    TransientError,
+    with_retries,
+)
+
+SIGNATURE_HEADER = "X-Nexpo-Signature"
+TIMESTAMP_HEADER = "X-Nexpo-Timestamp"
+DELIVERY_HEADER = "X-Nexpo-Delivery"
+EVENT = "report.delivered"
+# 408 Request Timeout and 429 Too Many Requests ask the client to come back: the only 4xx retried.
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+WEBHOOK_RETRY = RetryPolicy(attempts=4, base_delay=1.0)
+
+
+class WebhookDeliveryError(DeliveryError):
+    channel = "webhook"
+
+    def __init__(self, user_message: str, *, status: int | None = None, **kwargs: Any) -> None:
+        super().__init__(user_message, **kwargs)
+        self.status = status
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    now: float | None = None,
+    tolerance: float = 300,
+) -> bool:
+    """True when `signature` matches `body` and the signed `sent_at` equals `timestamp` and is
+    fresh (within `tolerance` seconds of `now`)."""
+    if not signature or not timestamp or not hmac.compare_digest(sign(secret, body), signature):
+        return False
+    try:
+        sent_at = int(json.loads(body)["sent_at"])
+        stamped = int(timestamp)
+    except (ValueError, KeyError, TypeError):
+        return False
+    current = time.time() if now is None else now
+    return sent_at == stamped and abs(current - sent_at) <= tolerance
+
+
+def payload(bundle: Bundle, *, sent_at: int, delivery_id: str) -> dict[str, Any]:
+    """The JSON document POSTed for one run."""
+    return {
+        "event": EVENT,
+        "delivery_id": delivery_id,
+        "sent_at": sent_at,
+        "schedule": {"id": bundle.schedule_id, "name": bundle.schedule_name},
+        "run": {"id": bundle.run_id, "due_at": bundle.due_at.isoformat()},
+        "report": {"ref": bundle.report_ref, "params": dict(bundle.params)},
+        "period": bundle.period,
+        "files": [
+            {
+                "name": a.name,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "url": bundle.links.get(a.name),
+            }
+            for a in bundle.artifacts
+        ],
+    }
+
+
+class WebhookChannel:
+    """POSTs the run's payload to the recipient URL, signed with its secret (the recipient's
+    `secret` option, else the channel's `default_secret`)."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        *,
+        default_secret: str = "",
+        timeout: float = 10.0,
+        retry: RetryPolicy = WEBHOOK_RETRY,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.default_secret = default_secret
+        self.timeout = timeout
+        self.retry = retry
+        self.session = session or requests.Session()
+        self._sleep = sleep
+        self._clock = clock
+
+    def send(self, bundle: Bundle, recipient: Recipient) -> DeliveryResult:
+        url = recipient.address
+        if not url.startswith(("http://", "https://")):
+            raise WebhookDeliveryError(f"webhook address {url!r} is not an http(s) URL")
+        secret = str(recipient.options.get("secret") or self.default_secret)
+        if not secret:
+            raise WebhookDeliveryError("the webhook has no signing secret")
+        delivery_id = f"run-{bundle.run_id}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+        def attempt(_number: int) -> requests.Response:
+            sent_at = int(self._clock())
+            body = json.dumps(
+                payload(bundle, sent_at=sent_at, delivery_id=delivery_id), separators=(",", ":")
+            ).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "Nexpo-Reports-Webhook/1",
+                SIGNATURE_HEADER: sign(secret, body),
+                TIMESTAMP_HEADER: str(sent_at),
+                DELIVERY_HEADER: delivery_id,
+            }
+            try:
+                response = self.session.post(
+                    url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+            except requests.Timeout as exc:
+                raise TransientError(
+                    f"{_host(url)} did not answer within {self.timeout:g}s"
+                ) from exc
+            except requests.ConnectionError as exc:
+                raise TransientError(f"could not connect to {_host(url)}") from exc
+            if 200 <= response.status_code < 300:
+                return response
+            if response.status_code >= 500 or response.status_code in RETRYABLE_4XX:
+                raise TransientError(f"{_host(url)} answered HTTP {response.status_code}")
+            raise WebhookDeliveryError(
+                f"{_host(url)} answered HTTP {response.status_code}", status=response.status_code
+            )
+
+        response, attempts = with_retries(attempt, self.retry, _fail, sleep=self._sleep)
+        return DeliveryResult(
+            self.name,
+            recipient.label,
+            attempts,
+            {"status": response.status_code, "delivery_id": delivery_id},
+        )
+
+
+def _fail(reason: str, attempts: int) -> WebhookDeliveryError:
+    return WebhookDeliveryError(reason, attempts=attempts, retryable=True)
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc or url
+
+
+def secrets_of(recipients: Mapping[str, Any]) -> list[str]:
+    """The signing secrets in a schedule's recipients (to redact them from API responses)."""
+    return [
+        str(e["secret"])
+        for e in recipients.get("webhook", [])
+        if isinstance(e, Mapping) and e.get("secret")
+    ]

@@ -1,0 +1,1 @@
+"""Operations: health endpoints, and later Prometheus metrics and structured logs."""

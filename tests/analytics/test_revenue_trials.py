@@ -1,0 +1,81 @@
+"""Trial conversion: cohort by trial start month (default) and Stripe's rolling 30 days."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.analytics._revenue_rows import Runner, billing, sub
+
+
+def paid(iid: int, sid: int, customer: int, at: str, total: int = 10_000) -> dict:
+    return {"id": iid, "customer_id": customer, "subscription_id": sid, "status": "paid",
+            "total_minor": total, "created_at": at, "paid_at": at}  # fmt: skip
+
+
+@pytest.fixture
+def trials(warehouse) -> Runner:
+    subs = [
+        # T1 converts: first invoice paid at trial end
+        sub(1, 1, "2024-01-02", trial_start="2024-01-02", trial_end="2024-01-16"),
+        # T2 canceled during the trial (decided Jan 19): not converted
+        sub(
+            2,
+            2,
+            "2024-01-05",
+            status="canceled",
+            trial_start="2024-01-05",
+            trial_end="2024-01-19",
+            canceled="2024-01-10",
+            ended="2024-01-19",
+        ),  # fmt: skip
+        # T3 ended without a payment method; only the $0 trial invoice was paid: not converted (Feb 3)
+        sub(3, 3, "2024-01-20", status="paused", trial_start="2024-01-20", trial_end="2024-02-03"),
+        # T4 converts on Feb 8, cancels on Feb 20: still converted
+        sub(
+            4,
+            4,
+            "2024-01-25",
+            status="canceled",
+            trial_start="2024-01-25",
+            trial_end="2024-02-08",
+            canceled="2024-02-20",
+            ended="2024-03-08",
+        ),  # fmt: skip
+        # T5 trial still running at the end of the range: pending
+        sub(
+            5, 5, "2024-02-20", status="trialing", trial_start="2024-02-20", trial_end="2024-03-05"
+        ),
+        # T6 trial ended Feb 11, first invoice still open: pending
+        sub(
+            6, 6, "2024-01-28", status="past_due", trial_start="2024-01-28", trial_end="2024-02-11"
+        ),
+        # T7 test account: excluded
+        sub(7, 7, "2024-01-03", trial_start="2024-01-03", trial_end="2024-01-17"),
+    ]
+    invoices = [
+        paid(1, 1, 1, "2024-01-16"),
+        paid(2, 3, 3, "2024-01-20", total=0),
+        paid(3, 4, 4, "2024-02-08"),
+        {**paid(4, 6, 6, "2024-02-11"), "status": "open", "paid_at": None},
+        paid(5, 7, 7, "2024-01-17"),
+    ]
+    return Runner(warehouse, billing(subs, [], test_customers=(7,), invoices=invoices))
+
+
+def test_trial_conversion_cohort_counts_decided_trials_and_reports_pending_apart(trials):
+    frame = trials("trial_conversion", start="2024-01-01", end="2024-02-29")
+    jan, feb = frame.to_dict("records")
+    # January starts: T1, T4 converted; T2, T3 not; T6 pending -> 2 / (2 + 2)
+    assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (2, 2, 1, 0.5)
+    # February starts: only T5, still in trial -> no decided trial -> null
+    assert (feb["converted"], feb["not_converted"], feb["pending"]) == (0, 0, 1)
+    assert feb["value"] != feb["value"]  # NaN -> JSON null
+
+
+def test_trial_conversion_rolling_counts_outcomes_decided_in_the_30_days_to_period_end(trials):
+    frame = trials("trial_conversion", start="2024-01-01", end="2024-02-29", method="rolling")
+    jan, feb = frame.to_dict("records")
+    # Jan 2..Jan 31: T1 converted (Jan 16), T2 failed (Jan 19)
+    assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (1, 1, 0, 0.5)
+    # Jan 31..Feb 29: T4 converted (Feb 8), T3 failed (Feb 3), T6 ended Feb 11 undecided
+    assert (feb["converted"], feb["not_converted"], feb["pending"], feb["value"]) == (1, 1, 1, 0.5)

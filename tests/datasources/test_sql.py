@@ -1,0 +1,134 @@
+"""SQLSource contract on DuckDB and PostgreSQL: rows, typed errors with safe messages, timeouts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from datasources import (
+    Query,
+    QueryError,
+    QueryTimeoutError,
+    SourceUnavailableError,
+    SQLSource,
+)
+
+PLANS = pd.DataFrame(
+    {
+        "id": [1, 2, 3],
+        "name": ["Free", "Pro", "Team"],
+        "amount_minor": [0, 2900, 9900],
+        "currency": ["USD", "USD", "USD"],
+        "interval": ["month", "month", "year"],
+        "interval_count": [1, 1, 1],
+        "is_free": [True, False, False],
+    }
+)
+
+
+@pytest.fixture
+def source(warehouse):
+    built = SQLSource("warehouse", warehouse({"plans": PLANS}))
+    yield built
+    built.close()
+
+
+def test_fetch_returns_rows_and_columns(source):
+    frame = source.fetch(Query("SELECT id, name, amount_minor FROM plans ORDER BY id"))
+
+    assert list(frame.columns) == ["id", "name", "amount_minor"]
+    assert frame["name"].tolist() == ["Free", "Pro", "Team"]
+    assert frame["amount_minor"].tolist() == [0, 2900, 9900]
+
+
+def test_parameters_bind(source):
+    query = Query(
+        "SELECT name FROM plans WHERE amount_minor > :floor AND currency = :cur ORDER BY id",
+        {"floor": 1000, "cur": "USD"},
+    )
+
+    assert source.execute(query)["name"].tolist() == ["Pro", "Team"]
+
+
+def test_parameter_is_bound_not_spliced(source):
+    query = Query("SELECT count(*) AS n FROM plans WHERE name = :name", {"name": "x' OR '1'='1"})
+
+    assert source.execute(query)["n"].tolist() == [0]
+
+
+def test_empty_result_keeps_columns(source):
+    frame = source.execute(Query("SELECT id, name FROM plans WHERE id < 0"))
+
+    assert frame.empty
+    assert list(frame.columns) == ["id", "name"]
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELEC id FROM plans", "SELECT missing_column FROM plans", "SELECT * FROM no_table"]
+)
+def test_bad_sql_raises_query_error_with_safe_message(source, sql):
+    with pytest.raises(QueryError) as caught:
+        source.execute(Query(sql))
+
+    message = caught.value.user_message
+    assert message == QueryError.user_message
+    assert "SELEC" not in message.upper() and "plans" not in message
+    assert source.url not in message and "postgres" not in message.lower()
+    assert caught.value.source == "warehouse"
+
+
+def test_test_connection_passes_on_a_live_source(source):
+    source.test_connection()
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_raises_source_unavailable(pg_server):
+    source = SQLSource("warehouse", "postgresql+psycopg2://postgres@127.0.0.1:1/test")
+
+    with pytest.raises(SourceUnavailableError) as caught:
+        source.execute(Query("SELECT 1"))
+
+    assert "127.0.0.1" not in caught.value.user_message
+    assert ":1" not in caught.value.user_message
+
+
+def test_missing_duckdb_file_raises_source_unavailable(tmp_path):
+    source = SQLSource("warehouse", f"duckdb:///{tmp_path / 'absent.duckdb'}")
+
+    with pytest.raises(SourceUnavailableError):
+        source.test_connection()
+
+
+@pytest.mark.postgres
+def test_postgres_statement_timeout_raises_query_timeout(pg_database):
+    source = SQLSource("warehouse", pg_database)
+
+    with pytest.raises(QueryTimeoutError) as caught:
+        source.execute(Query("SELECT pg_sleep(5)"), timeout=1)
+
+    assert "pg_sleep" not in caught.value.user_message
+    source.close()
+
+
+@pytest.mark.postgres
+def test_postgres_timeout_does_not_stick_to_the_pooled_connection(pg_database):
+    source = SQLSource("warehouse", pg_database)
+    source.execute(Query("SELECT 1"), timeout=1)
+
+    # Same pooled connection, no timeout asked: the server default (0 = none) must be back.
+    setting = source.execute(Query("SELECT current_setting('statement_timeout') AS t"))
+
+    assert setting["t"].tolist() == ["0"]
+    source.close()
+
+
+def test_duckdb_long_query_is_interrupted_at_timeout(tmp_path):
+    source = SQLSource("warehouse", f"duckdb:///{tmp_path / 'wh.duckdb'}", read_only=False)
+    slow = Query("SELECT sum(hash(range)) AS s FROM range(1000000000000)")
+
+    with pytest.raises(QueryTimeoutError):
+        source.execute(slow, timeout=0.5)
+
+    # The connection pool still answers afterwards.
+    assert source.execute(Query("SELECT 42 AS x"))["x"].tolist() == [42]
+    source.close()

@@ -1,0 +1,170 @@
+"""Scheduled reports delivered through the real channels to real servers on loopback: an aiosmtpd
+inbox, a signed-webhook receiver, a storage folder and the owner's portal history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from delivery import (
+    EmailChannel,
+    PortalChannel,
+    RetryPolicy,
+    SmtpConfig,
+    StorageChannel,
+    WebhookChannel,
+)
+from delivery.webhook import verify_signature
+from engine.scheduler import Scheduler, create_schedule, history
+from store.models import PortalItem, Schedule, User
+from tests.delivery.servers import SmtpServer, smtp_server_fixture, webhook_server_fixture  # noqa: F401 - fixtures
+from tests.engine.scheduler_support import Clock, CsvReport, make_settings, store_fixture, utc  # noqa: F401
+
+SECRET = "whsec-e2e"
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+def owner(store):
+    with store.session() as s:
+        user = User(username="ana", email="ana@example.com", password_hash="x", role="analyst")
+        s.add(user)
+        s.flush()
+        return user.id
+
+
+@pytest.fixture
+def clock():
+    return Clock(utc(2026, 3, 25, 12))
+
+
+def build(store, tmp_path, clock, smtp_port, render):
+    channels = {
+        "email": EmailChannel(
+            SmtpConfig("127.0.0.1", smtp_port, sender="reports@nexpo.test", timeout=5), retry=FAST
+        ),
+        "webhook": WebhookChannel(retry=FAST, timeout=5),
+        "storage": StorageChannel(tmp_path / "deliveries"),
+        "portal": PortalChannel(store),
+    }
+    return Scheduler(
+        store,
+        make_settings(tmp_path / "instance"),
+        render,
+        channels,
+        clock=clock,
+        link_for=lambda run_id, a: f"https://reports.example/runs/{run_id}/{a.name}",
+    )
+
+
+def weekly_revenue(store, clock, owner, webhook_url):
+    with store.session() as s:
+        return create_schedule(
+            s,
+            now=clock(),
+            name="Weekly revenue",
+            report_ref="revenue_analytics",
+            cron="0 9 * * 1",
+            timezone="Europe/Berlin",
+            params={"period": "7d"},
+            formats={"csv": True},
+            recipients={
+                "email": ["ana@example.com"],
+                "webhook": [{"url": webhook_url, "secret": SECRET}],
+                "storage": ["finance"],
+            },
+            owner_id=owner,
+        ).id
+
+
+def test_weekly_revenue_arrives_once_by_email_webhook_storage_and_portal(
+    store, tmp_path, clock, owner, smtp_server, webhook_server
+):
+    report = CsvReport(tmp_path / "out")
+    scheduler = build(store, tmp_path, clock, smtp_server.port, report)
+    sid = weekly_revenue(store, clock, owner, webhook_server.url + "/nexpo")
+    clock.set(utc(2026, 3, 30, 7, 0, 5))  # Monday 09:00:05 CEST
+    try:
+        scheduler.run_pending()
+        scheduler.run_pending()
+    finally:
+        scheduler.stop()
+
+    [message] = smtp_server.messages
+    [attachment] = list(message.iter_attachments())
+    content = attachment.get_content()
+    rows = list(
+        csv.DictReader(io.StringIO(content.decode() if isinstance(content, bytes) else content))
+    )
+    assert attachment.get_filename() == "revenue_analytics.csv"
+    assert rows == [{"month": "2026-01", "mrr": "1200.00"}, {"month": "2026-02", "mrr": "1350.50"}]
+
+    [hook] = webhook_server.requests
+    assert verify_signature(
+        SECRET, hook.body, hook.headers["X-Nexpo-Signature"], hook.headers["X-Nexpo-Timestamp"]
+    )
+    body = json.loads(hook.body)
+    assert body["run"]["due_at"] == "2026-03-30T07:00:00+00:00" and body["period"] == "7d"
+    assert body["files"][0]["url"].startswith("https://reports.example/runs/")
+
+    stored = list((tmp_path / "deliveries" / "finance").rglob("revenue_analytics.csv"))
+    assert len(stored) == 1 and stored[0].read_text().startswith("month,mrr")
+
+    with store.session() as s:
+        [run] = history(s, sid)
+        assert run.state == "succeeded"
+        assert sorted((d.channel, d.state) for d in run.deliveries) == [
+            ("email", "sent"),
+            ("portal", "sent"),
+            ("storage", "sent"),
+            ("webhook", "sent"),
+        ]
+        [item] = s.scalars(select(PortalItem)).all()
+        assert (item.user_id, item.run_id) == (owner, run.id)
+
+
+def test_smtp_server_stopped_mid_run_gives_retries_then_a_recorded_failure_and_the_schedule_survives(
+    store, tmp_path, clock, owner, smtp_server, webhook_server
+):
+    report = CsvReport(tmp_path / "out")
+
+    def render_then_smtp_dies(schedule, due_at):
+        artifacts = report(schedule, due_at)
+        smtp_server.stop()  # the mail server goes away while the run is in progress
+        return artifacts
+
+    scheduler = build(store, tmp_path, clock, smtp_server.port, render_then_smtp_dies)
+    sid = weekly_revenue(store, clock, owner, webhook_server.url)
+    clock.set(utc(2026, 3, 30, 7, 0, 5))
+    scheduler.run_pending()
+
+    with store.session() as s:
+        [run] = history(s, sid)
+        deliveries = {d.channel: d for d in run.deliveries}
+        assert run.state == "failed"
+        assert "email to ana@example.com" in run.error and "gave up after 3 attempts" in run.error
+        assert (deliveries["email"].state, deliveries["email"].attempts) == ("failed", 3)
+        assert "unreachable" in deliveries["email"].error
+        assert deliveries["webhook"].state == "sent"  # the other recipients still got it
+        schedule = s.get(Schedule, sid)
+        assert not schedule.paused
+        assert schedule.next_run_at.replace(tzinfo=None) == utc(2026, 4, 6, 7).replace(tzinfo=None)
+    assert smtp_server.messages == []
+
+    # The mail server is back; next Monday's run is delivered as usual.
+    revived = SmtpServer(smtp_server.port)
+    revived.start()
+    scheduler.render = report
+    try:
+        clock.set(utc(2026, 4, 6, 7, 0, 5))
+        scheduler.run_pending()
+    finally:
+        revived.stop()
+        scheduler.stop()
+    assert len(revived.messages) == 1
+    with store.session() as s:
+        assert [r.state for r in history(s, sid)] == ["succeeded", "failed"]
