@@ -25,7 +25,7 @@ $(STAMP): requirements.txt
 	@touch $@
 
 chromium:
-	@sh scripts/ensure_chromium.sh
+	@sh scripts/ensure_chromium.sh --with-office
 
 chromium-optional:
 	@sh scripts/ensure_chromium.sh || echo "Continuing without Chromium: image and PDF exports will not work."

@@ -78,22 +78,21 @@ def bar_figure(
 
 
 def sparkline_figure(frame: pd.DataFrame, x: str, y: str) -> go.Figure:
+    """A tiny trend line; the y axis hugs the data so a 10 % move is visible."""
     fig = go.Figure(
         go.Scatter(
             x=frame[x],
             y=frame[y],
             mode="lines",
             line={"width": 2, "color": PALETTE[0]},
-            fill="tozeroy",
-            fillcolor="rgba(79,70,229,0.08)",
             hoverinfo="skip",
         )
     )
     fig.update_layout(
         height=48,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        margin={"l": 0, "r": 0, "t": 2, "b": 2},
         xaxis={"visible": False},
-        yaxis={"visible": False},
+        yaxis={"visible": False, "autorange": True, "rangemode": "normal"},
         showlegend=False,
     )
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -18,7 +19,12 @@ def money(value: float | None, currency: str = "USD", *, compact: bool = False) 
     sign = "-" if value < 0 else ""
     if compact and abs(value) >= 1000:
         return f"{sign}{symbol}{compact_number(abs(value))}"
-    return f"{sign}{symbol}{abs(value):,.2f}"
+    return f"{sign}{symbol}{cents(abs(value)):,}"
+
+
+def cents(value: float) -> Decimal:
+    """Round half up to cents, after absorbing binary noise: 175362.475 is shown as .48, never .47."""
+    return Decimal(repr(round(value, 6))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -10,67 +10,149 @@ import pandas as pd
 # (column, generic type); generic types map to each dialect below.
 TABLES: dict[str, list[tuple[str, str]]] = {
     "customers": [
-        ("id", "id"), ("account_name", "text"), ("created_at", "ts"), ("country", "text"),
-        ("plan_segment", "text"), ("is_test", "bool"),
+        ("id", "id"),
+        ("account_name", "text"),
+        ("created_at", "ts"),
+        ("country", "text"),
+        ("plan_segment", "text"),
+        ("is_test", "bool"),
     ],
     "users": [
-        ("id", "id"), ("customer_id", "id"), ("distinct_id", "text"), ("email", "text"),
-        ("created_at", "ts"), ("role", "text"),
+        ("id", "id"),
+        ("customer_id", "id"),
+        ("distinct_id", "text"),
+        ("email", "text"),
+        ("created_at", "ts"),
+        ("role", "text"),
     ],
     "plans": [
-        ("id", "id"), ("name", "text"), ("amount_minor", "int"), ("currency", "text"),
-        ("interval", "text"), ("interval_count", "int"), ("usage_type", "text"), ("is_free", "bool"),
+        ("id", "id"),
+        ("name", "text"),
+        ("amount_minor", "int"),
+        ("currency", "text"),
+        ("interval", "text"),
+        ("interval_count", "int"),
+        ("usage_type", "text"),
+        ("is_free", "bool"),
     ],
     "subscriptions": [
-        ("id", "id"), ("customer_id", "id"), ("status", "text"), ("started_at", "ts"),
-        ("trial_start", "ts"), ("trial_end", "ts"), ("cancel_at_period_end", "bool"),
-        ("canceled_at", "ts"), ("ended_at", "ts"), ("processor", "text"),
+        ("id", "id"),
+        ("customer_id", "id"),
+        ("status", "text"),
+        ("started_at", "ts"),
+        ("trial_start", "ts"),
+        ("trial_end", "ts"),
+        ("cancel_at_period_end", "bool"),
+        ("canceled_at", "ts"),
+        ("ended_at", "ts"),
+        ("processor", "text"),
         ("processor_subscription_id", "text"),
     ],
     "subscription_items": [
-        ("id", "id"), ("subscription_id", "id"), ("plan_id", "id"), ("quantity", "int"),
-        ("valid_from", "ts"), ("valid_to", "ts"), ("discount_pct", "num"),
-        ("discount_duration", "text"), ("discount_ends_at", "ts"),
+        ("id", "id"),
+        ("subscription_id", "id"),
+        ("plan_id", "id"),
+        ("quantity", "int"),
+        ("valid_from", "ts"),
+        ("valid_to", "ts"),
+        ("discount_pct", "num"),
+        ("discount_duration", "text"),
+        ("discount_ends_at", "ts"),
     ],
     "invoices": [
-        ("id", "id"), ("customer_id", "id"), ("subscription_id", "id"), ("processor", "text"),
-        ("status", "text"), ("billing_reason", "text"), ("period_start", "ts"), ("period_end", "ts"),
-        ("subtotal_minor", "int"), ("discount_minor", "int"), ("tax_minor", "int"),
-        ("total_minor", "int"), ("amount_paid_minor", "int"), ("currency", "text"),
-        ("created_at", "ts"), ("paid_at", "ts"),
+        ("id", "id"),
+        ("customer_id", "id"),
+        ("subscription_id", "id"),
+        ("processor", "text"),
+        ("status", "text"),
+        ("billing_reason", "text"),
+        ("period_start", "ts"),
+        ("period_end", "ts"),
+        ("subtotal_minor", "int"),
+        ("discount_minor", "int"),
+        ("tax_minor", "int"),
+        ("total_minor", "int"),
+        ("amount_paid_minor", "int"),
+        ("currency", "text"),
+        ("created_at", "ts"),
+        ("paid_at", "ts"),
     ],
     "payments": [
-        ("id", "id"), ("invoice_id", "id"), ("processor", "text"), ("amount_minor", "int"),
-        ("currency", "text"), ("status", "text"), ("created_at", "ts"), ("refunded_minor", "int"),
+        ("id", "id"),
+        ("invoice_id", "id"),
+        ("processor", "text"),
+        ("amount_minor", "int"),
+        ("currency", "text"),
+        ("status", "text"),
+        ("created_at", "ts"),
+        ("refunded_minor", "int"),
     ],
     "events": [
-        ("uuid", "text"), ("event", "text"), ("timestamp", "ts"), ("distinct_id", "text"),
-        ("person_id", "id"), ("session_id", "text"), ("properties", "json"),
+        ("uuid", "text"),
+        ("event", "text"),
+        ("timestamp", "ts"),
+        ("distinct_id", "text"),
+        ("person_id", "id"),
+        ("session_id", "text"),
+        ("properties", "json"),
     ],
     "sessions": [
-        ("session_id", "text"), ("person_id", "id"), ("start_ts", "ts"), ("end_ts", "ts"),
-        ("duration_s", "int"), ("pageview_count", "int"), ("is_bounce", "bool"), ("entry_url", "text"),
+        ("session_id", "text"),
+        ("person_id", "id"),
+        ("start_ts", "ts"),
+        ("end_ts", "ts"),
+        ("duration_s", "int"),
+        ("pageview_count", "int"),
+        ("is_bounce", "bool"),
+        ("entry_url", "text"),
     ],
     "persons": [("id", "id"), ("created_at", "ts"), ("properties", "json")],
     # Beyond D.1: the department that owns each account (managers see their own), and KPI goals.
     "customer_departments": [("customer_id", "id"), ("department", "text")],
     "kpi_goals": [
-        ("kpi", "text"), ("period_start", "date"), ("period_end", "date"), ("goal", "num"),
+        ("kpi", "text"),
+        ("period_start", "date"),
+        ("period_end", "date"),
+        ("goal", "num"),
         ("department", "text"),
     ],
 }
 
 PRIMARY_KEYS = {
-    "customers": "id", "users": "id", "plans": "id", "subscriptions": "id",
-    "subscription_items": "id", "invoices": "id", "payments": "id", "events": "uuid",
-    "sessions": "session_id", "persons": "id", "customer_departments": "customer_id",
+    "customers": "id",
+    "users": "id",
+    "plans": "id",
+    "subscriptions": "id",
+    "subscription_items": "id",
+    "invoices": "id",
+    "payments": "id",
+    "events": "uuid",
+    "sessions": "session_id",
+    "persons": "id",
+    "customer_departments": "customer_id",
 }
 
 _TYPES = {
-    "duckdb": {"id": "BIGINT", "text": "VARCHAR", "ts": "TIMESTAMPTZ", "bool": "BOOLEAN",
-               "int": "BIGINT", "num": "DOUBLE", "json": "JSON", "date": "DATE"},
-    "postgresql": {"id": "BIGINT", "text": "TEXT", "ts": "TIMESTAMPTZ", "bool": "BOOLEAN",
-                   "int": "BIGINT", "num": "DOUBLE PRECISION", "json": "JSONB", "date": "DATE"},
+    "duckdb": {
+        "id": "BIGINT",
+        "text": "VARCHAR",
+        "ts": "TIMESTAMPTZ",
+        "bool": "BOOLEAN",
+        "int": "BIGINT",
+        "num": "DOUBLE",
+        "json": "JSON",
+        "date": "DATE",
+    },
+    "postgresql": {
+        "id": "BIGINT",
+        "text": "TEXT",
+        "ts": "TIMESTAMPTZ",
+        "bool": "BOOLEAN",
+        "int": "BIGINT",
+        "num": "DOUBLE PRECISION",
+        "json": "JSONB",
+        "date": "DATE",
+    },
 }
 
 
@@ -118,7 +200,9 @@ def _conform(table: str, frame: pd.DataFrame | None) -> pd.DataFrame:
         elif kind == "json":
             import json
 
-            frame[name] = [v if v is None or isinstance(v, str) else json.dumps(v) for v in frame[name]]
+            frame[name] = [
+                v if v is None or isinstance(v, str) else json.dumps(v) for v in frame[name]
+            ]
     return frame[columns]
 
 
@@ -157,10 +241,19 @@ def _load_postgres(url: str, frames: Mapping[str, pd.DataFrame], replace: bool) 
                     cur.execute(create_table_sql(table, "postgresql"))
                 if len(frame):
                     buffer = io.StringIO()
-                    frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f%z")
+                    frame.to_csv(
+                        buffer,
+                        index=False,
+                        header=False,
+                        na_rep="\\N",
+                        date_format="%Y-%m-%d %H:%M:%S.%f%z",
+                    )
                     buffer.seek(0)
                     cols = ", ".join(f'"{c}"' for c in frame.columns)
-                    cur.copy_expert(f'COPY "{table}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')', buffer)
+                    cur.copy_expert(
+                        f"COPY \"{table}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                        buffer,
+                    )
             raw.commit()
         finally:
             raw.close()

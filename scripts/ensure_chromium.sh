@@ -1,15 +1,23 @@
 #!/bin/sh
-# Chromium (from Debian) renders images and PDFs through kaleido and drives the browser tests.
-# Installs it when missing and we are root; otherwise says how, and fails.
+# System packages from Debian: Chromium renders images and PDFs (kaleido, printToPDF) and drives the
+# browser tests; poppler-utils reads PDFs back. With --with-office, LibreOffice Calc too, so the
+# tests can open exported workbooks the way a user's spreadsheet does.
+# Installs what is missing when we are root; otherwise says how, and fails.
 set -e
-if command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; then
-  exit 0
+packages="chromium chromium-driver poppler-utils fonts-dejavu-core"
+need=""
+command -v chromium >/dev/null 2>&1 || need="yes"
+command -v pdftoppm >/dev/null 2>&1 || need="yes"
+if [ "$1" = "--with-office" ]; then
+  packages="$packages libreoffice-calc-nogui"
+  command -v soffice >/dev/null 2>&1 || need="yes"
 fi
+[ -z "$need" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing Chromium and poppler-utils from Debian (once)..."
+  echo "Installing from Debian (once): $packages"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null
   exit 0
 fi
-echo "Chromium is missing. Install it as root: apt-get install -y chromium chromium-driver poppler-utils" >&2
+echo "Missing system packages. Install them as root: apt-get install -y $packages" >&2
 exit 1

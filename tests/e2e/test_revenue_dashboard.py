@@ -31,8 +31,8 @@ JOIN customers c ON c.id = s.customer_id
 WHERE NOT c.is_test AND NOT p.is_free AND p.usage_type = 'licensed'
   AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
   AND greatest(s.started_at, coalesce(s.trial_end, s.started_at)) < $t
-  AND coalesce(s.ended_at, CASE WHEN s.status IN ('canceled', 'unpaid') THEN s.canceled_at END,
-               TIMESTAMPTZ '9999-01-01') >= $t
+  AND CASE WHEN s.status IN ('canceled', 'unpaid') THEN coalesce(s.ended_at, s.canceled_at, s.started_at)
+           ELSE coalesce(s.ended_at, TIMESTAMPTZ '9999-01-01') END >= $t
   AND si.valid_from < $t AND coalesce(si.valid_to, TIMESTAMPTZ '9999-01-01') >= $t
   AND NOT (s.status = 'paused' AND si.valid_to IS NULL)
 GROUP BY 1
@@ -68,7 +68,17 @@ def expected_cards(warehouse_url: str, days: int) -> dict[str, str]:
     }
 
 
+def wait_until_drawn(page) -> None:
+    """Every card has its value and no widget is still loading (dcc.Loading hides stale values)."""
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=metric-value]').length === 4"
+        " && document.querySelectorAll('[data-dash-is-loading=true]').length === 0",
+        timeout=30_000,
+    )
+
+
 def card_values(page) -> dict[str, str]:
+    wait_until_drawn(page)
     out = {}
     for widget in ("mrr", "arr", "paying-customers", "customer-churn"):
         selector = (
@@ -83,9 +93,8 @@ def test_revenue_dashboard_cards_match_sql_and_follow_the_period(served_app, pag
     page.wait_for_url("**/dashboards/revenue-overview")
     assert card_values(page) == expected_cards(demo_warehouse, 30)
 
-    page.get_by_role("link", name="90d").click()
+    page.get_by_role("button", name="90d").click()
     page.wait_for_url("**/dashboards/revenue-overview?period=90d")
-    page.wait_for_function("document.querySelectorAll('[data-testid=metric-value]').length === 4")
     assert card_values(page) == expected_cards(demo_warehouse, 90)
 
     # The charts drew something: a line per series and a bar per processor.
@@ -104,4 +113,5 @@ def test_revenue_dashboard_cards_match_sql_and_follow_the_period(served_app, pag
 
 def test_unknown_dashboard_shows_not_found(served_app, page):
     sign_in(page, served_app, "viewer", next_path="/dashboards/no-such-dashboard")
-    assert page.get_by_text("Dashboard not found").is_visible()
+    page.get_by_text("Dashboard not found").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="All dashboards").is_visible()
