@@ -20,6 +20,7 @@ log = logging.getLogger("nexpo")
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the app: metadata store (migrated), data sources, login, health, CLI commands and pages."""
     settings = settings or Settings.from_env()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start-up are routine
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -36,17 +37,25 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     services = Services(settings, store, DataSources.from_settings(settings))
     services.init_app(server)
 
+    import api
     from analytics import cli as metric_cli
     from demo import cli as demo_cli
     from monitoring import health
-    from security import login
+    from security import login, tokens
     from security.users import DEMO_PASSWORD, ensure_demo_users
 
     if settings.demo_mode:
         ensure_demo_users(store)
-    login.init_app(server, store, demo_password=DEMO_PASSWORD if settings.demo_mode else None)
+    login.init_app(
+        server,
+        store,
+        demo_password=DEMO_PASSWORD if settings.demo_mode else None,
+        audit_enabled=settings.enable_audit_log,
+    )
+    tokens.register(server, store, audit_enabled=settings.enable_audit_log)
     health.init_app(server, lambda: services.sources)
     demo_cli.register(server, settings)
+    api.init_app(server)
     metric_cli.register(server, settings)
 
     app = dash.Dash(

@@ -15,6 +15,8 @@ from datasources.errors import DataSourceError
 from engine.periods import Window
 from engine.services import Services
 from engine.spec import DashboardSpec, WidgetSpec
+from security.masking import mask_frame
+from security.policy import AccessDenied, ClampMode, Resource, authorize, cap_window, row_scope
 from security.users import Principal
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,33 @@ class WidgetResult:
 
 
 def access_scope(principal: Principal) -> str:
-    """What makes one user's results differ from another's: the cache key includes it."""
-    return f"role={principal.role};department={principal.department or '*'}"
+    """What makes one user's rows differ from another's: part of every query cache key."""
+    return row_scope(principal).cache_key()
+
+
+def resource_for(spec: DashboardSpec) -> Resource:
+    """The policy resource of a built-in spec (company-wide, shared per the policy); saved
+    dashboards pass their own (engine.reports.find_report)."""
+    return Resource.template(spec.key)
+
+
+def authorize_spec(
+    spec: DashboardSpec,
+    window: Window,
+    principal: Principal,
+    *,
+    action: str = "read",
+    cap: ClampMode = "clamp",
+    resource: Resource | None = None,
+) -> Window:
+    """Check `principal` may take `action` on `spec`; return the window cut to the role's date cap.
+
+    Raises:
+        AccessDenied: the role may not; RangeTooLong (a subclass) when `cap="refuse"` and the
+            window is longer than the role's cap.
+    """
+    authorize(principal, action, resource or resource_for(spec))
+    return cap_window(principal, window, cap)
 
 
 def generate(
@@ -50,18 +77,41 @@ def generate(
     services: Services,
     *,
     refresh: bool = False,
+    action: str = "read",
+    cap: ClampMode = "clamp",
+    resource: Resource | None = None,
 ) -> list[WidgetResult]:
-    """Every widget of `spec` for `window`, queries in parallel within REPORT_CONCURRENT_LIMIT."""
+    """Every widget of `spec` for `window`, queries in parallel within REPORT_CONCURRENT_LIMIT.
+
+    Access is checked once here (AccessDenied propagates); the window is cut to the role's cap.
+    """
+    window = authorize_spec(spec, window, principal, action=action, cap=cap, resource=resource)
     workers = max(1, min(services.settings.report_concurrent_limit, len(spec.widgets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="widget") as pool:
         futures = [
-            pool.submit(generate_widget, w, window, principal, services, refresh=refresh)
+            pool.submit(_widget, w, window, principal, services, refresh=refresh)
             for w in spec.widgets
         ]
         return [f.result() for f in futures]
 
 
 def generate_widget(
+    spec: DashboardSpec,
+    widget_id: str,
+    window: Window,
+    principal: Principal,
+    services: Services,
+    *,
+    refresh: bool = False,
+    cap: ClampMode = "clamp",
+    resource: Resource | None = None,
+) -> WidgetResult:
+    """One widget of `spec` (each dashboard widget loads on its own); access checked as generate's."""
+    window = authorize_spec(spec, window, principal, cap=cap, resource=resource)
+    return _widget(spec.widget(widget_id), window, principal, services, refresh=refresh)
+
+
+def _widget(
     widget: WidgetSpec,
     window: Window,
     principal: Principal,
@@ -79,7 +129,10 @@ def generate_widget(
             _card(result, source, tz)
         else:
             frame = run_metric(widget.metric, source, _params(widget, window, tz))
+            frame = mask_frame(frame, principal, enabled=services.settings.enable_pii_masking)
             _limit(result, frame, services.settings.report_max_rows)
+    except AccessDenied:
+        raise
     except (MetricError, DataSourceError) as exc:
         result.error = getattr(exc, "user_message", None) or str(exc)
         log.warning("widget %s failed: %s", widget.id, exc)

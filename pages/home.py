@@ -17,7 +17,9 @@ def layout(**_params: str) -> html.Div:
                     [
                         html.H2(spec.title, className="h5"),
                         html.P(spec.description, className="text-secondary small"),
-                        dbc.Button("Open", href=f"/dashboards/{spec.key}", color="primary", size="sm"),
+                        dbc.Button(
+                            "Open", href=f"/dashboards/{spec.key}", color="primary", size="sm"
+                        ),
                     ]
                 ),
                 className="h-100 shadow-sm",

@@ -5,14 +5,31 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, redirect, render_template_string, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_user, logout_user
 
+from security import audit
 from security.users import LoginError, authenticate, load_principal
 from store import Store
 
 # Paths reachable without a session: the login page itself, liveness, and static files.
-PUBLIC_PREFIXES = ("/login", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico")
+PUBLIC_PREFIXES = (
+    "/login",
+    "/health",
+    "/assets/",
+    "/_dash-component-suites/",
+    "/_favicon.ico",
+    "/favicon.ico",
+)
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -55,7 +72,9 @@ def _csrf_token() -> str:
     return token
 
 
-def init_app(server: Flask, store: Store, *, demo_password: str | None = None) -> LoginManager:
+def init_app(
+    server: Flask, store: Store, *, demo_password: str | None = None, audit_enabled: bool = True
+) -> LoginManager:
     """Register /login and /logout and require a session everywhere else."""
     manager = LoginManager()
     manager.init_app(server)
@@ -66,8 +85,12 @@ def init_app(server: Flask, store: Store, *, demo_password: str | None = None) -
         path = request.path
         if path.startswith(PUBLIC_PREFIXES) or current_user.is_authenticated:
             return None
-        if path.startswith(("/_dash-", "/api/", "/_reload-hash")):
-            response = jsonify(error="unauthorized", message="Sign in first: this request needs a session.")
+        if path.startswith("/api/"):
+            return None  # the API authenticates itself: bearer token or session (api/__init__.py)
+        if path.startswith(("/_dash-", "/_reload-hash")):
+            response = jsonify(
+                error="unauthorized", message="Sign in first: this request needs a session."
+            )
             response.status_code = 401
             return response
         return redirect(url_for("login", next=request.full_path.rstrip("?")))
@@ -76,20 +99,67 @@ def init_app(server: Flask, store: Store, *, demo_password: str | None = None) -
     def login() -> Response | str:
         next_url = _safe_next(request.values.get("next"))
         if request.method == "GET":
-            return render_template_string(LOGIN_PAGE, error=None, next=next_url, username="", csrf_token=_csrf_token(), demo=demo_password)
-        if not secrets.compare_digest(request.form.get("csrf_token", ""), session.get("csrf_token", "")):
-            return render_template_string(LOGIN_PAGE, error="Your sign-in form expired. Please try again.", next=next_url, username="", csrf_token=_csrf_token(), demo=demo_password), 400
+            return render_template_string(
+                LOGIN_PAGE,
+                error=None,
+                next=next_url,
+                username="",
+                csrf_token=_csrf_token(),
+                demo=demo_password,
+            )
+        if not secrets.compare_digest(
+            request.form.get("csrf_token", ""), session.get("csrf_token", "")
+        ):
+            return render_template_string(
+                LOGIN_PAGE,
+                error="Your sign-in form expired. Please try again.",
+                next=next_url,
+                username="",
+                csrf_token=_csrf_token(),
+                demo=demo_password,
+            ), 400
         username = request.form.get("username", "")
         try:
             principal = authenticate(store, username, request.form.get("password", ""))
         except LoginError as exc:
-            return render_template_string(LOGIN_PAGE, error=str(exc), next=next_url, username=username, csrf_token=_csrf_token(), demo=demo_password), 401
+            audit.record(
+                store,
+                principal=None,
+                username=username[:80],
+                action="login",
+                outcome="denied",
+                ip=request.remote_addr,
+                enabled=audit_enabled,
+            )
+            return render_template_string(
+                LOGIN_PAGE,
+                error=str(exc),
+                next=next_url,
+                username=username,
+                csrf_token=_csrf_token(),
+                demo=demo_password,
+            ), 401
         session.clear()
         login_user(principal)
+        audit.record(
+            store,
+            principal=principal,
+            action="login",
+            ip=request.remote_addr,
+            enabled=audit_enabled,
+        )
         return redirect(next_url)
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
+        if current_user.is_authenticated:
+            audit.record(
+                store,
+                principal=current_user._get_current_object(),
+                action="logout",
+                ip=request.remote_addr,
+                enabled=audit_enabled,
+            )
         logout_user()
         session.clear()
         return redirect(url_for("login"))

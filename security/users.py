@@ -92,4 +92,12 @@ def ensure_demo_users(store: Store) -> None:
         existing = set(session.scalars(select(User.username)))
     for username, role, department, full_name, email in DEMO_USERS:
         if username not in existing:
-            create_user(store, username, DEMO_PASSWORD, role, department=department, full_name=full_name, email=email)
+            create_user(
+                store,
+                username,
+                DEMO_PASSWORD,
+                role,
+                department=department,
+                full_name=full_name,
+                email=email,
+            )

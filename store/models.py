@@ -255,3 +255,20 @@ class PortalItem(Base):
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class EmbedToken(Base):
+    """A signed embed link as issued (security/embed.py): verification requires its row to exist
+    and not be revoked, so links can be listed and revoked, and a forged jti is refused."""
+
+    __tablename__ = "embed_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dashboard: Mapped[str] = mapped_column(String(200))
+    issued_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

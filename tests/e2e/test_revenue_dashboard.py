@@ -89,12 +89,12 @@ def card_values(page) -> dict[str, str]:
 
 
 def test_revenue_dashboard_cards_match_sql_and_follow_the_period(served_app, page, demo_warehouse):
-    sign_in(page, served_app, "analyst", next_path="/dashboards/revenue-overview")
-    page.wait_for_url("**/dashboards/revenue-overview")
+    sign_in(page, served_app, "analyst", next_path="/dashboards/revenue_overview")
+    page.wait_for_url("**/dashboards/revenue_overview")
     assert card_values(page) == expected_cards(demo_warehouse, 30)
 
     page.get_by_role("button", name="90d").click()
-    page.wait_for_url("**/dashboards/revenue-overview?period=90d")
+    page.wait_for_url("**/dashboards/revenue_overview?period=90d")
     assert card_values(page) == expected_cards(demo_warehouse, 90)
 
     # The charts drew something: a line per series and a bar per processor.
@@ -108,7 +108,7 @@ def test_revenue_dashboard_cards_match_sql_and_follow_the_period(served_app, pag
     assert bars.count() == 4
     assert page.console_errors == []
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "revenue-overview-90d.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "revenue_overview-90d.png"), full_page=True)
 
 
 def test_unknown_dashboard_shows_not_found(served_app, page):

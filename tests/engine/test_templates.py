@@ -7,8 +7,8 @@ from engine.templates import TemplateError, builtin_dashboards, load_template
 
 def test_builtin_templates_load():
     specs = builtin_dashboards()
-    assert "revenue-overview" in specs
-    assert [w.id for w in specs["revenue-overview"].widgets][:4] == [
+    assert "revenue_overview" in specs
+    assert [w.id for w in specs["revenue_overview"].widgets][:4] == [
         "mrr",
         "arr",
         "paying-customers",

@@ -4,9 +4,9 @@ import pytest
 
 
 def test_pages_redirect_to_login_without_a_session(client):
-    response = client.get("/dashboards/revenue-overview?period=7d")
+    response = client.get("/dashboards/revenue_overview?period=7d")
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login?next=/dashboards/revenue-overview")
+    assert response.headers["Location"].startswith("/login?next=/dashboards/revenue_overview")
 
 
 @pytest.mark.parametrize("path", ["/_dash-layout", "/_dash-dependencies"])
@@ -53,7 +53,15 @@ def test_next_cannot_leave_the_site(client, login):
 
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "admin", "password": "nexpo-demo", "csrf_token": token, "next": "//evil.example/x"})
+    response = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": "nexpo-demo",
+            "csrf_token": token,
+            "next": "//evil.example/x",
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -67,5 +75,21 @@ def test_demo_users_have_their_roles(app):
     with store.session() as s:
         roles = dict(s.execute(select(User.username, User.role)).all())
         hashes = list(s.scalars(select(User.password_hash)))
-    assert roles == {"admin": "admin", "manager": "manager", "analyst": "analyst", "viewer": "viewer"}
+    assert roles == {
+        "admin": "admin",
+        "manager": "manager",
+        "analyst": "analyst",
+        "viewer": "viewer",
+    }
     assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_logins_and_failures_are_audited(app, client, login):
+    from security.audit import query
+
+    store = app.server.extensions["nexpo"].store
+    login("viewer", "wrong-password")
+    login("viewer")
+    entries = query(store, username="viewer", action="login").items
+    assert [e.outcome for e in entries][:2] == ["ok", "denied"]
+    assert all("wrong-password" not in str(e.detail) for e in entries)

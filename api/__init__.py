@@ -1,0 +1,135 @@
+"""REST API under /api: bearer tokens or a session, JSON errors, pagination, an OpenAPI 3 document.
+
+Route modules (api/dashboards.py, api/export.py, api/schedules.py, ...) add their routes to `bp`
+and describe them with `document(path, method, operation)`; `init_app` registers the blueprint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask_login import current_user
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from engine import services
+from security import tokens
+from security.policy import AccessDenied
+from security.users import Principal
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+PATHS: dict[str, dict[str, Any]] = {}
+SCHEMAS: dict[str, Any] = {}
+PUBLIC_PATHS = {"/api/openapi.json"}
+
+
+class ApiError(Exception):
+    """An error answered as JSON {"error": code, "message": text} with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error(status: int, code: str, message: str) -> Response:
+    response = jsonify(error=code, message=message)
+    response.status_code = status
+    return response
+
+
+def document(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add one operation to the OpenAPI document (`path` in OpenAPI form: /api/x/{id})."""
+    PATHS.setdefault(path, {})[method.lower()] = operation
+
+
+def schema(name: str, definition: dict[str, Any]) -> dict[str, str]:
+    """Register a component schema; returns its $ref."""
+    SCHEMAS[name] = definition
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def principal() -> Principal:
+    """Who is calling: set by the blueprint's authentication for every non-public route."""
+    return g.api_principal
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    if request.path in PUBLIC_PATHS:
+        return None
+    header = request.headers.get("Authorization")
+    if header:
+        store = services.current().store
+        found = tokens.verify(store, tokens.bearer_token(header))
+        if found is None:
+            return error(
+                401, "unauthorized", "The API token is missing, malformed, revoked or unknown."
+            )
+        g.api_principal = found
+        return None
+    if current_user.is_authenticated:
+        g.api_principal = current_user._get_current_object()
+        return None
+    return error(401, "unauthorized", "Send 'Authorization: Bearer <token>' or sign in first.")
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error(exc.status, exc.code, exc.message)
+
+
+@bp.errorhandler(AccessDenied)
+def _denied(exc: AccessDenied) -> Response:
+    return error(403, "forbidden", exc.user_message)
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(exc: ValidationError) -> Response:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return error(400, "bad_request", f"{where}: {first['msg']}")
+
+
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException) -> Response:
+    return error(
+        exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
+    )
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, "bad_request", "Send a JSON object body with Content-Type: application/json."
+        )
+    return body
+
+
+def page_args(max_per_page: int = 100) -> tuple[int, int]:
+    """`?page=&per_page=` as integers (page from 1), or a 400 naming the bad one."""
+    out = []
+    for name, default in (("page", 1), ("per_page", 20)):
+        raw = request.args.get(name, str(default))
+        if not raw.isdigit() or int(raw) < 1:
+            raise ApiError(400, "bad_request", f"{name}={raw!r}: expected a whole number >= 1")
+        out.append(int(raw))
+    return out[0], min(out[1], max_per_page)
+
+
+def paginated(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": -(-total // per_page),
+    }
+
+
+def init_app(server: Flask) -> None:
+    """Import the route modules (they attach to `bp`) and register the blueprint."""
+    from api import openapi  # noqa: F401  (serves /api/openapi.json)
+
+    server.register_blueprint(bp)
