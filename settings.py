@@ -89,8 +89,10 @@ def _timezone(name: str, raw: str) -> str:
 def _url(*schemes: str) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.strip()
-        if value and not value.split(":", 1)[0].split("+", 1)[0] in schemes:
-            raise SettingsError(f"{name}={raw!r}: expected a URL starting with {' or '.join(schemes)}")
+        if value and value.split(":", 1)[0].split("+", 1)[0] not in schemes:
+            raise SettingsError(
+                f"{name}={raw!r}: expected a URL starting with {' or '.join(schemes)}"
+            )
         return value
 
     return parse
@@ -115,15 +117,29 @@ class Settings:
     demo_mode: bool = _var("true", _bool, "Create demo users and use the demo warehouse")
     host: str = _var("127.0.0.1", _str, "Address `python app.py` listens on")
     port: int = _var("8050", _port, "Port `python app.py` listens on")
-    instance_path: str = _var("", _str, "Folder for SQLite, DuckDB, cache and export files (default: ./instance)")
-    database_url: str = _var("", _url("sqlite", "postgresql"), "Metadata database (default: SQLite under instance/)")
-    warehouse_url: str = _var("", _url("duckdb", "postgresql", "sqlite"), "Analytics warehouse (default: the demo DuckDB under instance/)")
-    redis_url: str = _var("", _url("redis", "rediss"), "Redis for the query cache and workers; empty = embedded diskcache")
+    instance_path: str = _var(
+        "", _str, "Folder for SQLite, DuckDB, cache and export files (default: ./instance)"
+    )
+    database_url: str = _var(
+        "", _url("sqlite", "postgresql"), "Metadata database (default: SQLite under instance/)"
+    )
+    warehouse_url: str = _var(
+        "",
+        _url("duckdb", "postgresql", "sqlite"),
+        "Analytics warehouse (default: the demo DuckDB under instance/)",
+    )
+    redis_url: str = _var(
+        "",
+        _url("redis", "rediss"),
+        "Redis for the query cache and workers; empty = embedded diskcache",
+    )
     secret_key: str = _var("", _str, "Signs sessions; required outside demo mode")
     embed_secret: str = _var("", _str, "Signs embed tokens; required outside demo mode")
     log_level: str = _var("INFO", _choice("debug", "info", "warning", "error"), "Log level")
     # Reports (the seed's defaults)
-    report_timezone: str = _var("UTC", _timezone, "Time zone that days, weeks and months are cut in")
+    report_timezone: str = _var(
+        "UTC", _timezone, "Time zone that days, weeks and months are cut in"
+    )
     report_currency: str = _var("USD", _str, "Reporting currency (ISO 4217)")
     report_cache_ttl: int = _var("3600", _int(0), "Seconds a query result stays cached")
     report_max_rows: int = _var("100000", _int(1), "Most rows any report, widget or export returns")
@@ -139,11 +155,17 @@ class Settings:
     enable_audit_log: bool = _var("true", _bool, "Record the audit log")
     # Exports
     image_export_format: str = _var("png", _choice(*IMAGE_FORMATS), "Default image format")
-    api_export_formats: tuple[str, ...] = _var("pdf,excel,csv,json,xml,png,svg,jpg", _choices(*EXPORT_FORMATS), "Formats the export API offers")
+    api_export_formats: tuple[str, ...] = _var(
+        "pdf,excel,csv,json,xml,png,svg,jpg",
+        _choices(*EXPORT_FORMATS),
+        "Formats the export API offers",
+    )
     # Delivery
     email_delivery_enabled: bool = _var("true", _bool, "Deliver scheduled reports by email")
     webhook_delivery_enabled: bool = _var("true", _bool, "Deliver scheduled reports to webhooks")
-    storage_delivery_enabled: bool = _var("true", _bool, "Deliver scheduled reports to file storage")
+    storage_delivery_enabled: bool = _var(
+        "true", _bool, "Deliver scheduled reports to file storage"
+    )
     smtp_host: str = _var("127.0.0.1", _str, "SMTP server")
     smtp_port: int = _var("25", _port, "SMTP port")
     smtp_user: str = _var("", _str, "SMTP user (empty = no login)")
@@ -151,9 +173,13 @@ class Settings:
     smtp_use_tls: bool = _var("false", _bool, "STARTTLS to the SMTP server")
     smtp_from: str = _var("reports@nexpo.local", _str, "From address of report emails")
     # Embeds
-    embed_allowed_origins: tuple[str, ...] = _var("", _csv, "Origins that may frame embeds (frame-ancestors)")
+    embed_allowed_origins: tuple[str, ...] = _var(
+        "", _csv, "Origins that may frame embeds (frame-ancestors)"
+    )
     # PostHog
-    posthog_host: str = _var("https://us.posthog.com", _url("http", "https"), "PostHog private API host")
+    posthog_host: str = _var(
+        "https://us.posthog.com", _url("http", "https"), "PostHog private API host"
+    )
     posthog_api_key: str = _var("", _str, "PostHog personal API key (Query Read)")
     posthog_project_id: str = _var("", _str, "PostHog project id")
     # Looker Studio
@@ -181,7 +207,9 @@ class Settings:
         for key in ("secret_key", "embed_secret"):
             if not getattr(self, key):
                 if not self.demo_mode:
-                    raise SettingsError(f"{key.upper()} is empty: set it to a long random string (required when DEMO_MODE=false)")
+                    raise SettingsError(
+                        f"{key.upper()} is empty: set it to a long random string (required when DEMO_MODE=false)"
+                    )
                 changes[key] = _demo_secret(instance, key)
         return dataclasses.replace(self, **changes)
 
@@ -220,4 +248,7 @@ def _demo_secret(instance: Path, key: str) -> str:
 
 def describe() -> list[tuple[str, str, str]]:
     """(VARIABLE, default, description) for every setting, for docs and .env.example."""
-    return [(f.name.upper(), f.metadata["default"], f.metadata["doc"]) for f in dataclasses.fields(Settings)]
+    return [
+        (f.name.upper(), f.metadata["default"], f.metadata["doc"])
+        for f in dataclasses.fields(Settings)
+    ]

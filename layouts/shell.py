@@ -16,7 +16,16 @@ class IDS:
 def _nav_links() -> list[dbc.NavItem]:
     pages = [p for p in dash.page_registry.values() if p.get("nav_order") is not None]
     pages.sort(key=lambda p: p["nav_order"])
-    return [dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"], active="partial" if p["path"] != "/" else "exact")) for p in pages]
+    return [
+        dbc.NavItem(
+            dbc.NavLink(
+                p["name"],
+                href=p["relative_path"],
+                active="partial" if p["path"] != "/" else "exact",
+            )
+        )
+        for p in pages
+    ]
 
 
 def shell() -> html.Div:
@@ -25,13 +34,21 @@ def shell() -> html.Div:
     right = []
     if user is not None:
         right = [
-            html.Span([html.Strong(user.username), f" · {user.role}"], id=IDS.USER, className="navbar-text me-3 small"),
+            html.Span(
+                [html.Strong(user.username), f" · {user.role}"],
+                id=IDS.USER,
+                className="navbar-text me-3 small",
+            ),
             html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm"),
         ]
     navbar = dbc.Navbar(
         dbc.Container(
             [
-                html.A([html.Span("◆", className="brand-mark me-2"), "Nexpo Reports"], href="/", className="navbar-brand fw-semibold"),
+                html.A(
+                    [html.Span("◆", className="brand-mark me-2"), "Nexpo Reports"],
+                    href="/",
+                    className="navbar-brand fw-semibold",
+                ),
                 dbc.Nav(_nav_links(), navbar=True, className="me-auto"),
                 html.Div(right, className="d-flex align-items-center"),
             ],

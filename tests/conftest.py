@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, text
 
 from demo.schema import load_frames
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -127,6 +129,9 @@ def login(client):
     def sign_in(username: str = "analyst", password: str = "nexpo-demo"):
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        return client.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"})
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        )
 
     return sign_in

@@ -7,7 +7,12 @@ from settings import Settings, SettingsError, describe
 
 def test_defaults_are_the_seeds(tmp_path):
     s = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
-    assert (s.report_cache_ttl, s.report_max_rows, s.report_timeout_seconds, s.report_concurrent_limit) == (3600, 100000, 300, 10)
+    assert (
+        s.report_cache_ttl,
+        s.report_max_rows,
+        s.report_timeout_seconds,
+        s.report_concurrent_limit,
+    ) == (3600, 100000, 300, 10)
     assert s.image_export_format == "png"
     assert s.report_timezone == "UTC"
     assert s.database_url == f"sqlite:///{tmp_path / 'nexpo.db'}"
@@ -16,7 +21,15 @@ def test_defaults_are_the_seeds(tmp_path):
 
 
 def test_values_are_typed(tmp_path):
-    s = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "REPORT_MAX_ROWS": "500", "ENABLE_CACHING": "false", "API_EXPORT_FORMATS": "csv, JSON", "IMAGE_EXPORT_FORMAT": "JPEG"})
+    s = Settings.from_env(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "REPORT_MAX_ROWS": "500",
+            "ENABLE_CACHING": "false",
+            "API_EXPORT_FORMATS": "csv, JSON",
+            "IMAGE_EXPORT_FORMAT": "JPEG",
+        }
+    )
     assert s.report_max_rows == 500
     assert s.enable_caching is False
     assert s.api_export_formats == ("csv", "json")
@@ -28,11 +41,23 @@ def test_values_are_typed(tmp_path):
     [
         ({"REPORT_MAX_ROWS": "abc"}, "REPORT_MAX_ROWS='abc': expected an integer >= 1"),
         ({"REPORT_CACHE_TTL": "-5"}, "REPORT_CACHE_TTL='-5': expected an integer >= 0"),
-        ({"IMAGE_EXPORT_FORMAT": "gif"}, "IMAGE_EXPORT_FORMAT='gif': expected one of png, svg, jpg"),
-        ({"API_EXPORT_FORMATS": "csv,docx"}, "API_EXPORT_FORMATS='csv,docx': expected a comma list of pdf, excel, csv, json, xml, png, svg, jpg (unknown: docx)"),
-        ({"REPORT_TIMEZONE": "Mars/Base"}, "REPORT_TIMEZONE='Mars/Base': expected an IANA time zone"),
+        (
+            {"IMAGE_EXPORT_FORMAT": "gif"},
+            "IMAGE_EXPORT_FORMAT='gif': expected one of png, svg, jpg",
+        ),
+        (
+            {"API_EXPORT_FORMATS": "csv,docx"},
+            "API_EXPORT_FORMATS='csv,docx': expected a comma list of pdf, excel, csv, json, xml, png, svg, jpg (unknown: docx)",
+        ),
+        (
+            {"REPORT_TIMEZONE": "Mars/Base"},
+            "REPORT_TIMEZONE='Mars/Base': expected an IANA time zone",
+        ),
         ({"ENABLE_EXPORTS": "maybe"}, "ENABLE_EXPORTS='maybe': expected true or false"),
-        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL='mysql://x': expected a URL starting with sqlite or postgresql"),
+        (
+            {"DATABASE_URL": "mysql://x"},
+            "DATABASE_URL='mysql://x': expected a URL starting with sqlite or postgresql",
+        ),
         ({"PORT": "70000"}, "PORT='70000': expected a port number 1-65535"),
     ],
 )
@@ -78,4 +103,7 @@ def test_bad_value_stops_start_up_with_one_line(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "Configuration error: REPORT_MAX_ROWS='abc': expected an integer >= 1"
+    assert (
+        proc.stderr.strip()
+        == "Configuration error: REPORT_MAX_ROWS='abc': expected an integer >= 1"
+    )
