@@ -149,8 +149,12 @@ def _write_postgres(
                     [(k, str(v)) for k, v in meta.items()],
                 )
             raw.commit()
-            raw.autocommit = True
-            cur.execute("ANALYZE")
+            # VACUUM (ANALYZE) cannot run inside a transaction: switch psycopg2 itself to autocommit
+            # (the pool proxy's attribute does not reach it). Without statistics the planner
+            # misjudges the funnel and test-account joins by orders of magnitude.
+            raw.driver_connection.autocommit = True
+            with raw.driver_connection.cursor() as maintenance:
+                maintenance.execute("VACUUM (ANALYZE)")
         finally:
             raw.close()
     finally:
