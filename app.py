@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     services.init_app(server)
 
     import api
+    import workers
     from analytics import cli as metric_cli
     from demo import cli as demo_cli
     from monitoring import health
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     health.init_app(server, lambda: services.sources)
     demo_cli.register(server, settings)
     api.init_app(server)
+    workers.init_app(server, services)  # the scheduler (background thread, CLI commands)
     metric_cli.register(server, settings)
 
     app = dash.Dash(
@@ -73,6 +75,15 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from layouts.shell import shell
 
     app.layout = shell
+    from pages import admin_users
+    from pages import embed as embed_page
+    from security import headers, logscrub, ratelimit
+
+    embed_page.init_app(app)  # /embed/<token>: verified token on every request, no session
+    admin_users.init_app(server)  # a direct load of /admin/... by a non-admin answers 403
+    headers.init_app(server, settings, app)  # CSP, HSTS behind TLS, nosniff, frame options
+    ratelimit.init_app(server, store, audit_enabled=settings.enable_audit_log)  # login 429s
+    logscrub.install()  # no tokens, passwords or e-mails in the logs
     return app
 
 

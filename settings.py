@@ -172,9 +172,42 @@ class Settings:
     smtp_password: str = _var("", _str, "SMTP password")
     smtp_use_tls: bool = _var("false", _bool, "STARTTLS to the SMTP server")
     smtp_from: str = _var("reports@nexpo.local", _str, "From address of report emails")
+    email_max_attachment_mb: int = _var(
+        "10", _int(0), "Largest total attachment size (MB); larger files are sent as links"
+    )
+    webhook_secret: str = _var(
+        "", _str, "Default HMAC-SHA256 signing secret for webhooks that have none of their own"
+    )
+    storage_delivery_root: str = _var(
+        "", _str, "Folder that storage recipients write under (default: instance/deliveries)"
+    )
+    public_base_url: str = _var(
+        "",
+        _url("http", "https"),
+        "Base URL of this service in e-mailed links (default: http://HOST:PORT)",
+    )
+    # Scheduler
+    scheduler_enabled: bool = _var(
+        "true", _bool, "Run the scheduler in this process (with ENABLE_SCHEDULING)"
+    )
+    scheduler_tick_seconds: int = _var("15", _int(1), "How often the scheduler looks for due runs")
+    scheduler_misfire_grace_seconds: int = _var(
+        "21600", _int(0), "How late a missed run may still be sent after downtime (6 h)"
+    )
+    scheduler_executor: str = _var(
+        "auto",
+        _choice("auto", "threads", "celery"),
+        "Where runs execute: threads in-process, or Celery on REDIS_URL (auto: Celery when REDIS_URL is set)",
+    )
     # Embeds
     embed_allowed_origins: tuple[str, ...] = _var(
         "", _csv, "Origins that may frame embeds (frame-ancestors)"
+    )
+    # Behind a TLS-terminating proxy
+    trust_proxy_headers: bool = _var(
+        "false",
+        _bool,
+        "Trust one proxy's X-Forwarded-For/-Proto/-Host (client IP, HTTPS: HSTS, Secure cookies)",
     )
     # PostHog
     posthog_host: str = _var(

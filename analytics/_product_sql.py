@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from analytics.filters import current_filter, person_condition
 
 BucketInterval = Literal["day", "week", "month"]
 
@@ -34,6 +37,89 @@ def bucket_sql(column: str, interval: BucketInterval) -> str:
     if interval == "week":
         return f"CAST(FLOOR(({day} - DATE '1970-01-05') / 7.0) AS BIGINT)"
     return f"CAST(EXTRACT(YEAR FROM {local(column)}) * 12 + EXTRACT(MONTH FROM {local(column)}) - 1 AS BIGINT)"
+
+
+_US_PER_DAY = 86_400_000_000
+_BIAS_DAYS = 1_000_000  # keeps integer division on positive numbers (floor) for any timestamp
+
+
+@lru_cache(maxsize=256)
+def utc_offsets(tz: str, lo: datetime, hi: datetime) -> tuple[tuple[int, int], ...]:
+    """The UTC offsets of `tz` over [lo, hi): ((first instant in epoch us, offset in us), ...).
+
+    Offsets are sampled every 6 hours (daily over spans longer than 20 years) and each change
+    is located to the second (zone rules change offsets on whole seconds), so every instant in
+    [lo, hi) maps to its exact offset.
+    """
+    zone, utc = ZoneInfo(tz), ZoneInfo("UTC")
+
+    def offset(seconds: int) -> int:
+        moment = datetime.fromtimestamp(seconds, tz=utc).astimezone(zone)
+        return int(moment.utcoffset().total_seconds() * 1_000_000)  # type: ignore[union-attr]
+
+    first, last = int(lo.timestamp()), int(hi.timestamp())
+    out = [(first * 1_000_000, offset(first))]
+    step = 6 * 3600 if last - first < 20 * 366 * 86400 else 86400
+    prev = first
+    for probe in [*range(first + step, last, step), last]:
+        if offset(probe) != out[-1][1]:
+            a, b = prev, probe  # offset(a) is the current one, offset(b) differs: bisect
+            while b - a > 1:
+                mid = (a + b) // 2
+                if offset(mid) == out[-1][1]:
+                    a = mid
+                else:
+                    b = mid
+            out.append((b * 1_000_000, offset(b)))
+        prev = probe
+    return tuple(out)
+
+
+def _offset_sql(us: str, segments: Sequence[tuple[int, int]]) -> str:
+    """The offset of instant `us` (epoch microseconds) as a binary tree of CASEs over `segments`."""
+    if len(segments) == 1:
+        return str(segments[0][1])
+    mid = len(segments) // 2
+    return (
+        f"CASE WHEN {us} < {segments[mid][0]} THEN {_offset_sql(us, segments[:mid])} "
+        f"ELSE {_offset_sql(us, segments[mid:])} END"
+    )
+
+
+def fast_day_index(column: str, tz: str, lo: datetime, hi: datetime) -> tuple[str, str] | None:
+    """DuckDB: (condition "column in [lo, hi)", local day index of `column` since 1970 there).
+
+    DuckDB's `AT TIME ZONE` (ICU) costs ~0.15 us per row; inside [lo, hi) the local day is plain
+    integer arithmetic on epoch microseconds plus the zone's offset, which changes only at the
+    DST transitions of the span (a CASE tree on precomputed instants). None when lo or hi is not
+    a whole second (callers then keep `AT TIME ZONE`).
+    """
+    if lo.timestamp() != int(lo.timestamp()) or hi.timestamp() != int(hi.timestamp()):
+        return None
+    us = f"epoch_us({column})"
+    offset = _offset_sql(us, utc_offsets(tz, lo, hi))
+    day = f"(({us} + {offset} + {_BIAS_DAYS * _US_PER_DAY}) // {_US_PER_DAY} - {_BIAS_DAYS})"
+    lo_us, hi_us = int(lo.timestamp()) * 1_000_000, int(hi.timestamp()) * 1_000_000
+    return f"{us} >= {lo_us} AND {us} < {hi_us}", day
+
+
+def local_day_sql(
+    column: str, interval: BucketInterval, dialect: str, tz: str, lo: datetime, hi: datetime
+) -> str:
+    """`bucket_sql(column, interval)`, the same values, faster on DuckDB for days and weeks.
+
+    Instants in [lo, hi) use `fast_day_index`; others keep the exact `AT TIME ZONE` expression.
+    PostgreSQL's own conversion is fast: unchanged there.
+    """
+    fast = (
+        fast_day_index(column, tz, lo, hi) if dialect == "duckdb" and interval != "month" else None
+    )
+    if fast is None:
+        return bucket_sql(column, interval)
+    inside, day = fast
+    if interval == "week":  # Monday weeks since 1970-01-05 (day 4)
+        day = f"(({day} - 4 + {7 * _BIAS_DAYS}) // 7 - {_BIAS_DAYS})"
+    return f"(CASE WHEN {inside} THEN {day} ELSE {bucket_sql(column, interval)} END)"
 
 
 def bucket_of(day: date, interval: BucketInterval) -> int:
@@ -65,11 +151,18 @@ def day_range(start: date, end: date, tz: str) -> dict[str, datetime]:
 
 
 def not_test_account(person_column: str) -> str:
-    """Keep rows whose person is not a user of a test customer (D.7.8); rows with no user are kept."""
-    return (
+    """Keep rows whose person is not a user of a test customer (D.7.8); rows with no user are kept.
+
+    With a dimension filter active (analytics/filters.py), keep only users of the kept accounts.
+    """
+    rule = (
         "NOT EXISTS (SELECT 1 FROM users tu JOIN customers tc ON tc.id = tu.customer_id "
         f"WHERE tu.id = {person_column} AND tc.is_test)"
     )
+    filters = current_filter()
+    if filters is None:
+        return rule
+    return f"({rule} AND {person_condition(filters, person_column)})"
 
 
 def epoch(column: str) -> str:
@@ -90,6 +183,15 @@ def check_property(name: str) -> str:
     if not _PROPERTY_NAME.match(name):
         raise ValueError(f"property name {name!r}: use letters, digits, $ _ . - (at most 100)")
     return name
+
+
+def property_key(name: str, dialect: str) -> str:
+    """The bind value for `properties ->> :prop` that reads the top-level key `name`.
+
+    DuckDB reads a text starting with `$` as a JSONPath, so PostHog's `$browser` must be bound as
+    the path `$."$browser"` there (names are checked by `check_property`: no quotes).
+    """
+    return f'$."{check_property(name)}"' if dialect == "duckdb" else name
 
 
 def in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
 
+from analytics._product_sql import fast_day_index
+from analytics.filters import current_filter, customer_condition
 from datasources.base import Fetcher, Query
 
 # Revenue-active segments, one row per (item row, discount stretch), as half-open ranges of local
@@ -16,23 +19,40 @@ from datasources.base import Fetcher, Query
 # = still open). Amounts are monthly-normalised minor units held as DECIMAL(38, 6) so running
 # sums return to exactly 0 and both engines add the same numbers. The rules are documented in
 # analytics/revenue.py.
-SEGMENTS_CTES = """
+# A canceled or unpaid subscription ends at ended_at, else canceled_at, else (Stripe's `unpaid`
+# keeps both empty) at the end of the last paid service period; never paid: never active.
+_ACT_END = """(CASE WHEN s.status IN ('canceled', 'unpaid')
+                       THEN COALESCE(s.ended_at, s.canceled_at,
+                                     (SELECT MAX(pi.period_end) FROM invoices AS pi
+                                      WHERE pi.subscription_id = s.id AND pi.status = 'paid'
+                                        AND pi.total_minor > 0),
+                                     s.started_at)
+                       ELSE s.ended_at END)"""
+
+
+def at_tz(expr: str) -> str:
+    """The local date of the TIMESTAMPTZ `expr` in the zone bound to `:tz` (portable)."""
+    return f"CAST(({expr} AT TIME ZONE :tz) AS DATE)"
+
+
+def segments_ctes(day: Callable[[str], str] = at_tz) -> str:
+    """SEGMENTS_CTES with `day(expr)` as the local-date conversion."""
+    return f"""
 live AS (
     SELECT s.id AS subscription_id, s.customer_id, s.status,
-           CAST((GREATEST(s.started_at, s.trial_end) AT TIME ZONE :tz) AS DATE) AS act_from,
-           CAST(((CASE WHEN s.status IN ('canceled', 'unpaid')
-                       THEN COALESCE(s.ended_at, s.canceled_at, s.started_at)
-                       ELSE s.ended_at END) AT TIME ZONE :tz) AS DATE) AS act_to
+           {day("GREATEST(s.started_at, s.trial_end)")} AS act_from,
+           {day(_ACT_END)} AS act_to
     FROM subscriptions AS s
     JOIN customers AS c ON c.id = s.customer_id
     WHERE NOT COALESCE(c.is_test, FALSE)
       AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
+      AND {customer_condition(current_filter(), "s.customer_id")}
 ),
 items AS (
     SELECT l.customer_id, i.plan_id,
-           GREATEST(l.act_from, CAST((i.valid_from AT TIME ZONE :tz) AS DATE)) AS fd,
-           LEAST(l.act_to, CAST((i.valid_to AT TIME ZONE :tz) AS DATE)) AS td,
-           CAST((i.discount_ends_at AT TIME ZONE :tz) AS DATE) AS de,
+           GREATEST(l.act_from, {day("i.valid_from")}) AS fd,
+           LEAST(l.act_to, {day("i.valid_to")}) AS td,
+           {day("i.discount_ends_at")} AS de,
            COALESCE(LEAST(GREATEST(CAST(i.discount_pct AS DOUBLE PRECISION), 0), 100), 0) AS pct,
            CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(i.quantity, 1)
                * (CASE p."interval" WHEN 'month' THEN 12 WHEN 'year' THEN 1
@@ -68,6 +88,9 @@ delta AS (
     SELECT customer_id, td AS d, -amount AS delta FROM seg WHERE td IS NOT NULL
 )"""
 
+
+SEGMENTS_CTES = segments_ctes()
+
 # Net change of each customer's MRR per local day, and the day each customer first had MRR > 0.
 CUSTOMER_CTES = """
 cday AS (
@@ -77,12 +100,15 @@ first_paid AS (
     SELECT customer_id, MIN(fd) AS first_d FROM seg GROUP BY customer_id
 )"""
 
+
 # Collected revenue: succeeded payments net of refunds, on the local day of the payment; a
 # payment whose status is 'refunded' without a refunded amount counts as fully refunded.
-PAYMENTS_CTE = """
+def payments_cte(day: Callable[[str], str] = at_tz) -> str:
+    """PAYMENTS_CTE with `day(expr)` as the local-date conversion."""
+    return f"""
 pay AS (
     SELECT p.id AS payment_id, p.invoice_id, i.customer_id, p.processor,
-           CAST((p.created_at AT TIME ZONE :tz) AS DATE) AS d,
+           {day("p.created_at")} AS d,
            CAST(CASE WHEN p.status = 'succeeded' THEN p.amount_minor - COALESCE(p.refunded_minor, 0)
                      ELSE p.amount_minor - COALESCE(p.refunded_minor, p.amount_minor)
                 END AS DOUBLE PRECISION) AS net
@@ -90,7 +116,11 @@ pay AS (
     LEFT JOIN invoices AS i ON i.id = p.invoice_id
     LEFT JOIN customers AS c ON c.id = i.customer_id
     WHERE p.status IN ('succeeded', 'refunded') AND NOT COALESCE(c.is_test, FALSE)
+      AND {customer_condition(current_filter(), "i.customer_id")}
 )"""
+
+
+PAYMENTS_CTE = payments_cte()
 
 Unit = Literal["day", "week", "month", "period"]
 
@@ -185,8 +215,38 @@ def money(expr: str) -> str:
     return f"CAST({expr} AS DOUBLE PRECISION) / 100"
 
 
+# DuckDB: local dates inside this span use `fast_day_index` (integer arithmetic), outside it the
+# exact `AT TIME ZONE`; the offsets are computed once per zone and process.
+_FAST_SPAN = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2050, 1, 1, tzinfo=UTC))
+
+
+def fast_day(tz: str) -> Callable[[str], str]:
+    """A DuckDB `day(expr)` equal to `at_tz(expr)` for every instant, without ICU inside _FAST_SPAN."""
+
+    def day(expr: str) -> str:
+        fast = fast_day_index(expr, tz, *_FAST_SPAN)
+        if fast is None:
+            return at_tz(expr)
+        inside, index = fast
+        return f"(CASE WHEN {inside} THEN DATE '1970-01-01' + CAST({index} AS INTEGER) ELSE {at_tz(expr)} END)"
+
+    return day
+
+
 def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
-    """Run one query in the source."""
+    """Run one query in the source.
+
+    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE) inside `sql` are swapped for their
+    fast-local-date versions (same values; DuckDB's ICU `AT TIME ZONE` dominates those queries).
+    """
+    fast = getattr(source, "dialect", None) == "duckdb" and "tz" in params
+    if fast or current_filter() is not None:
+        # The shared CTEs are rebuilt here: faster local dates on DuckDB, and the active filter
+        # (analytics/filters.py) on every engine.
+        day = fast_day(str(params["tz"])) if fast else at_tz
+        for text, build in ((SEGMENTS_CTES, segments_ctes), (PAYMENTS_CTE, payments_cte)):
+            if text in sql:
+                sql = sql.replace(text, build(day))
     return source.fetch(Query(sql, params))
 
 

@@ -104,7 +104,10 @@ def run_metric(
     """Validate parameters, run the metric inside `source`, and return exactly its declared columns."""
     spec = get_metric(name)
     params = raw_params if isinstance(raw_params, BaseModel) else parse_params(spec, raw_params)
-    frame = spec.fn(source, params)
+    from analytics.filters import use_filter
+
+    with use_filter(getattr(params, "filters", None)):
+        frame = spec.fn(source, params)
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise RuntimeError(f"metric {name!r} returned no column(s) {missing}")

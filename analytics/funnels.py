@@ -7,14 +7,17 @@ How the SQL mirrors PostHog's funnel UDF (`funnel-udf/src/steps.rs`):
   `b_k = running MAX(CASE WHEN step k AND ts - LAG(b_{k-1}) <= window THEN LAG(b_{k-1}) END)`;
   one window layer per step, no per-person loop. A person's furthest step is the largest k with
   a non-null b_k. LAG makes consecutive steps with the same event need two distinct events.
+  The step counts use an equivalent, cheaper form (`_chain_ctes`: each step-1 event's greedy
+  chain, n-1 window layers); time to convert keeps the b_k layers, which identify the attempt.
 - strict: rows are all of the person's events; a row that does not match step k clears slot k, a
   row that matches it keeps it, so b_k is the running MAX of advances within each run of
   consecutive step-k rows.
 - unordered: for every event of the person, the number of distinct steps with an event in
   [ts, ts + window]; the person's furthest step is the maximum (identical timestamps count, as
   in PostHog's sliding-window UDF).
-- Identical timestamps (D.7.11): rows are ordered by (timestamp, step number, uuid), so a step-1
-  and a step-2 event at the same instant convert. (PostHog also skips strict clearing among such
+- Identical timestamps (D.7.11): rows are ordered by (timestamp, step number), so a step-1
+  and a step-2 event at the same instant convert; rows tied on both are the same event at the
+  same instant, interchangeable. (PostHog also skips strict clearing among such
   ties; here a non-step event at the same instant sorts after the step events.)
 - Every event of every step must lie in [start, end] (local days): a conversion after `end` does
   not count. Window inclusive, measured from the step-1 event, in seconds (window_days x 86,400).
@@ -34,6 +37,7 @@ from analytics._product_sql import (
     in_list,
     not_test_account,
     nullable,
+    property_key,
 )
 from analytics.catalog import metric
 from analytics.params import PeriodParams
@@ -98,8 +102,15 @@ def step_labels(params: FunnelParams) -> list[str]:
     return list(params.steps)
 
 
-def _funnel_ctes(params: FunnelParams) -> tuple[str, dict[str, object]]:
-    """CTEs ending in `reached(pid, max_step)` (and `layers` with b_1..b_n for ordered/strict)."""
+def _funnel_ctes(params: FunnelParams, *, layers: bool = False) -> tuple[str, dict[str, object]]:
+    """CTEs ending in `reached(pid, max_step)`; with `layers`, also `layers` (b_1..b_n per row).
+
+    `fe` holds the funnel-step events in range of the persons who did step 1 in range: pid, es
+    (epoch seconds), ord (first step the event matches), m1..mn; for strict funnels also `arn`,
+    the row's position among all of the person's events in range. Rows tied on (es, ord) are the
+    same event at the same instant, so their relative order never changes a result; no uuid
+    tie-break is needed.
+    """
     n = len(params.steps)
     steps_in, step_bind = in_list("step", params.steps)
     bind: dict[str, object] = {
@@ -109,22 +120,62 @@ def _funnel_ctes(params: FunnelParams) -> tuple[str, dict[str, object]]:
         **day_range(params.start, params.end, params.timezone),
     }
     flags = ", ".join(f"(e.event = :s{k}) AS m{k}" for k in range(1, n + 1))
+    ms = ", ".join(f"m{k}" for k in range(1, n + 1))
     order = (
         "CASE "
         + " ".join(f"WHEN e.event = :s{k} THEN {k}" for k in range(1, n + 1))
         + f" ELSE {n + 1} END"
     )
-    in_range = f"e.timestamp >= :t0 AND e.timestamp < :t1 AND e.person_id IS NOT NULL AND {not_test_account('e.person_id')}"
+    in_range = (
+        "e.timestamp >= :t0 AND e.timestamp < :t1 AND e.person_id IS NOT NULL "
+        f"AND {not_test_account('e.person_id')}"
+    )
     if params.mode == "strict":
-        # Any event of the person breaks a strict chain, so read all their events in range.
-        scope = "e.person_id IN (SELECT f.person_id FROM events f WHERE f.event = :s1 AND f.timestamp >= :t0 AND f.timestamp < :t1)"
-    else:
-        scope = f"e.event IN {steps_in}"
-    events = f"""
-        fe AS (
-            SELECT e.person_id AS pid, e.uuid AS uid, {epoch("e.timestamp")} AS es, {order} AS ord, {flags}
+        # Any event of the person breaks a strict chain, but only events between the person's
+        # first step-1 event and last step event can sit between two step events. Rank the step
+        # events among those (ties in (timestamp, step) are identical rows, and other events
+        # sort after step events at the same instant), then keep the step events: a gap in
+        # `arn` means another event came in between.
+        nulls = ", ".join("NULL" for _ in range(n))
+        events = f"""
+        fs AS (
+            SELECT e.person_id AS pid, e.timestamp AS ts, {order} AS ord, {flags}
             FROM events e
-            WHERE {in_range} AND {scope}
+            WHERE {in_range} AND e.event IN {steps_in}
+        ),
+        bounds AS (
+            SELECT pid, MIN(CASE WHEN m1 THEN ts END) AS lo, MAX(ts) AS hi
+            FROM fs GROUP BY pid HAVING MIN(CASE WHEN m1 THEN ts END) IS NOT NULL
+        ),
+        fr AS (
+            SELECT pid, ts, ord, {ms}, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY ts, ord) AS arn
+            FROM (
+                SELECT f.pid, f.ts, f.ord, {", ".join(f"f.m{k}" for k in range(1, n + 1))}
+                FROM fs f JOIN bounds b ON b.pid = f.pid
+                WHERE f.ts >= b.lo
+                UNION ALL
+                SELECT e.person_id, e.timestamp, {n + 1}, {nulls}
+                FROM events e JOIN bounds b ON b.pid = e.person_id
+                WHERE e.timestamp >= :t0 AND e.timestamp < :t1
+                  AND e.timestamp >= b.lo AND e.timestamp <= b.hi
+                  AND (e.event IS NULL OR e.event NOT IN {steps_in})
+            ) u
+        ),
+        fe AS (SELECT pid, {epoch("ts")} AS es, ord, arn, {ms} FROM fr WHERE ord <= {n})"""
+    elif params.mode == "ordered":
+        events = f"""
+        fs AS (
+            SELECT e.person_id AS pid, {epoch("e.timestamp")} AS es, {order} AS ord, {flags}
+            FROM events e
+            WHERE {in_range} AND e.event IN {steps_in}
+        ),
+        fe AS (SELECT * FROM fs WHERE pid IN (SELECT pid FROM fs WHERE m1))"""
+    else:
+        events = f"""
+        fe AS (
+            SELECT e.person_id AS pid, {epoch("e.timestamp")} AS es, {order} AS ord, {flags}
+            FROM events e
+            WHERE {in_range} AND e.event IN {steps_in}
         )"""
     if params.mode == "unordered":
         has = ", ".join(f"MAX(CASE WHEN m{k} THEN 1 ELSE 0 END) AS h{k}" for k in range(1, n + 1))
@@ -142,31 +193,38 @@ def _funnel_ctes(params: FunnelParams) -> tuple[str, dict[str, object]]:
         ),
         reached AS (SELECT pid, MAX({count}) AS max_step FROM ahead GROUP BY pid)"""
         return sql, bind
+    if params.mode == "ordered" and not layers:
+        return f"{events},\n        {_chain_ctes(n)}", bind
 
     window = "PARTITION BY pid ORDER BY rn"
     running = f"{window} ROWS UNBOUNDED PRECEDING"
     if params.mode == "strict":
+        # r_k counts the rows (of all events) that do not match step k: a run of consecutive
+        # step-k rows shares one r_k. Non-step rows before this one: arn - rn.
         runs = "".join(
-            f", SUM(CASE WHEN m{k} THEN 0 ELSE 1 END) OVER (PARTITION BY pid ORDER BY es, ord, uid ROWS UNBOUNDED PRECEDING) AS r{k}"
+            f", SUM(CASE WHEN m{k} THEN 0 ELSE 1 END) OVER (PARTITION BY pid ORDER BY arn ROWS UNBOUNDED PRECEDING)"
+            f" + arn - ROW_NUMBER() OVER (PARTITION BY pid ORDER BY arn) AS r{k}"
             for k in range(2, n + 1)
         )
-        layers = [
-            f"l1 AS (SELECT fe.*, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY es, ord, uid) AS rn, "
+        steps = [
+            f"l1 AS (SELECT fe.*, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY arn) AS rn, "
             f"CASE WHEN m1 THEN es END AS b1{runs} FROM fe)"
         ]
         for k in range(2, n + 1):
-            layers.append(
+            # The previous row of all events is this row's previous step row only when adjacent.
+            prev = f"CASE WHEN LAG(arn) OVER ({window}) = arn - 1 THEN LAG(b{k - 1}) OVER ({window}) END"
+            steps.append(
                 f"l{k} AS (SELECT q.*, CASE WHEN m{k} THEN MAX(a{k}) OVER (PARTITION BY pid, r{k} ORDER BY rn ROWS UNBOUNDED PRECEDING) END AS b{k} "
-                f"FROM (SELECT l{k - 1}.*, CASE WHEN m{k} AND es - LAG(b{k - 1}) OVER ({window}) <= :win "
-                f"THEN LAG(b{k - 1}) OVER ({window}) END AS a{k} FROM l{k - 1}) q)"
+                f"FROM (SELECT l{k - 1}.*, CASE WHEN m{k} AND es - ({prev}) <= :win "
+                f"THEN {prev} END AS a{k} FROM l{k - 1}) q)"
             )
     else:
-        layers = [
-            "l1 AS (SELECT fe.*, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY es, ord, uid) AS rn, "
-            "MAX(CASE WHEN m1 THEN es END) OVER (PARTITION BY pid ORDER BY es, ord, uid ROWS UNBOUNDED PRECEDING) AS b1 FROM fe)"
+        steps = [
+            "l1 AS (SELECT fe.*, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY es, ord) AS rn, "
+            "MAX(CASE WHEN m1 THEN es END) OVER (PARTITION BY pid ORDER BY es, ord ROWS UNBOUNDED PRECEDING) AS b1 FROM fe)"
         ]
         for k in range(2, n + 1):
-            layers.append(
+            steps.append(
                 f"l{k} AS (SELECT q.*, MAX(CASE WHEN m{k} AND es - p{k} <= :win THEN p{k} END) OVER ({running}) AS b{k} "
                 f"FROM (SELECT l{k - 1}.*, LAG(b{k - 1}) OVER ({window}) AS p{k} FROM l{k - 1}) q)"
             )
@@ -174,10 +232,51 @@ def _funnel_ctes(params: FunnelParams) -> tuple[str, dict[str, object]]:
         "CASE " + " ".join(f"WHEN b{k} IS NOT NULL THEN {k}" for k in range(n, 0, -1)) + " END"
     )
     sql = f"""{events},
-        {", ".join(layers)},
-        layers AS (SELECT * FROM l{n}),
+        {", ".join(steps)},
+        layers AS MATERIALIZED (SELECT * FROM l{n}),
         reached AS (SELECT pid, MAX({furthest}) AS max_step FROM layers GROUP BY pid HAVING MAX({furthest}) IS NOT NULL)"""
     return sql, bind
+
+
+def _chain_ctes(n: int) -> str:
+    """`reached` of an ordered funnel from each step-1 event's greedy chain (no per-step state).
+
+    A person reaches step k iff some step-1 event s is followed by events of steps 2..k in that
+    order with the step-k event within the window of s (the UDF's latest-start slots reach k
+    exactly then). The greedy chain (first step-2 event after s, first step-3 event after that,
+    ...) reaches each step earliest, and the time c_k^j(r) at which the chain that looks for step
+    j strictly after row r meets step k is monotone in r, so c_k^j(r) = MIN over the later
+    step-j rows q of c_k^(j+1)(q): one window layer per step, over the step events only. Later
+    rows come first in the descending order, so every frame starts at the partition's start
+    (incremental on both engines).
+    """
+    if n == 1:
+        return "reached AS (SELECT pid, 1 AS max_step FROM fe WHERE m1 GROUP BY pid)"
+    after = "OVER (PARTITION BY pid ORDER BY es DESC, ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    ms = ", ".join(f"m{k}" for k in range(1, n + 1))
+    first = ", ".join(
+        f"MIN(CASE WHEN m{k} THEN es END) {after} AS c{k}_{k}" for k in range(2, n + 1)
+    )
+    ctes = [f"x1 AS (SELECT pid, es, ord, {ms}, {first} FROM fe)"]
+    for layer in range(2, n):
+        keep = ", ".join(f"c{k}_2" for k in range(2, layer + 1))
+        cols = ", ".join(
+            f"MIN(CASE WHEN m{k - layer + 1} THEN c{k}_{k - layer + 2} END) {after} AS c{k}_{k - layer + 1}"
+            for k in range(layer + 1, n + 1)
+        )
+        # Only rows of step 1 (where the result is read) and of the steps this layer and later
+        # ones look for (2..n-layer+1) matter from here on.
+        needed = " OR ".join(f"m{j}" for j in [1, *range(2, n - layer + 2)])
+        ctes.append(
+            f"x{layer} AS (SELECT pid, es, ord, {ms}, {keep}, {cols} FROM x{layer - 1} WHERE {needed})"
+        )
+    reached = " + ".join(
+        f"(CASE WHEN c{k}_2 - es <= :win THEN 1 ELSE 0 END)" for k in range(2, n + 1)
+    )
+    ctes.append(
+        f"reached AS (SELECT pid, MAX(1 + {reached}) AS max_step FROM x{n - 1} WHERE m1 GROUP BY pid)"
+    )
+    return ",\n        ".join(ctes)
 
 
 def _cumulative(found: pd.DataFrame, n: int) -> list[int]:
@@ -257,7 +356,8 @@ def funnel_breakdown(source: Fetcher, params: FunnelBreakdownParams) -> pd.DataF
         FROM reached r LEFT JOIN touch t ON t.pid = r.pid
         GROUP BY t.value, r.max_step
     """
-    found = source.fetch(Query(sql, {**bind, "prop": params.breakdown}))
+    prop = property_key(params.breakdown, source.dialect)
+    found = source.fetch(Query(sql, {**bind, "prop": prop}))
     n = len(params.steps)
     labels = step_labels(params)
     found["breakdown"] = [None if v is None or pd.isna(v) else str(v) for v in found["breakdown"]]
@@ -296,7 +396,7 @@ def funnel_time_to_convert(source: Fetcher, params: TimeToConvertParams) -> pd.D
         median_seconds (None for step 1 and when no person has a positive gap).
     """
     n = len(params.steps)
-    ctes, bind = _funnel_ctes(params)
+    ctes, bind = _funnel_ctes(params, layers=True)
     furthest_b = (
         "CASE r.max_step " + " ".join(f"WHEN {k} THEN l.b{k}" for k in range(1, n + 1)) + " END"
     )

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from analytics import _revenue_sql as rs
 from analytics.catalog import metric, run_metric
+from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
 from datasources.base import Fetcher, Query
 
@@ -50,7 +51,12 @@ def monthly_values(source: Fetcher, kpi: str, params: PeriodParams) -> pd.DataFr
     Returns:
         One row per month, value null where the metric is undefined.
     """
-    base = {"start": params.start, "end": params.end, "timezone": params.timezone}
+    base = {
+        "start": params.start,
+        "end": params.end,
+        "timezone": params.timezone,
+        "filters": params.filters,
+    }
     if kpi == "mrr":
         frame = run_metric("mrr", source, {**base, "interval": "month"})
         frame = frame.rename(columns={"mrr": "value"})
@@ -83,7 +89,8 @@ def _new_customers(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     sql = f"""
 WITH {rs.periods_cte(items)},
 created AS (
-    SELECT CAST(created_at AT TIME ZONE :tz AS DATE) AS d FROM customers WHERE NOT COALESCE(is_test, FALSE)
+    SELECT CAST(created_at AT TIME ZONE :tz AS DATE) AS d FROM customers
+    WHERE NOT COALESCE(is_test, FALSE) AND {customer_condition(current_filter(), "id")}
 )
 SELECT p.period_start, COUNT(c.d) AS value
 FROM periods AS p
@@ -144,7 +151,9 @@ def kpi_progress(source: Fetcher, params: KpiParams) -> pd.DataFrame:
         One row per month touching [start, end].
     """
     month_before = (params.start.replace(day=1) - timedelta(days=1)).replace(day=1)
-    extended = PeriodParams(start=month_before, end=params.end, timezone=params.timezone)
+    extended = PeriodParams(
+        start=month_before, end=params.end, timezone=params.timezone, filters=params.filters
+    )
     values = monthly_values(source, params.kpi, extended).sort_values("period_start")
     values["previous"] = values["value"].shift(1)
     values = values[values["period_start"] >= params.start.replace(day=1)]

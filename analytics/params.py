@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from analytics.filters import RowFilter
+
 
 class MetricParams(BaseModel):
     """Every metric takes a reporting time zone; test accounts are always excluded (METRICS.md D.7.8)."""
@@ -15,6 +17,10 @@ class MetricParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timezone: str = Field("UTC", description="IANA time zone days, weeks and months are cut in")
+    filters: RowFilter = Field(
+        default_factory=RowFilter,
+        description="Accounts to include, by processor, plan, country, department, user_type",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -3,8 +3,9 @@
 Conventions (METRICS.md A.1-A.3; [NEXPO DECISION] rules, plus the choices below):
 
 - Revenue-active window of a subscription: [max(started_at, trial_end), end) where end = ended_at
-  (churn at ended_at, not canceled_at); for status canceled/unpaid without ended_at, canceled_at
-  (neither set: never active). Only status active, past_due, canceled, unpaid and paused ever
+  (churn at ended_at, not canceled_at); for status canceled/unpaid without ended_at, canceled_at;
+  with neither (Stripe's `unpaid` keeps both empty), the end of the last paid service period
+  (max period_end of its paid non-zero invoices); never paid: never active. Only status active, past_due, canceled, unpaid and paused ever
   count; trialing, incomplete and incomplete_expired never do, so a trial that never converted
   never counts (MRR starts at conversion = trial_end).
 - Status history is not stored, only the current status. Pauses are read from the item history:

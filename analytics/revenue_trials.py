@@ -26,8 +26,17 @@ from pydantic import Field
 
 from analytics import _revenue_sql as rs
 from analytics.catalog import metric
+from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
 from datasources.base import Fetcher
+
+
+def outcome_ctes() -> str:
+    """The trials of kept accounts and their outcomes (the active filter applied)."""
+    return OUTCOME_CTES.replace(
+        "/*accounts*/", customer_condition(current_filter(), "s.customer_id")
+    )
+
 
 OUTCOME_CTES = """
 trials AS (
@@ -37,6 +46,7 @@ trials AS (
     FROM subscriptions AS s
     JOIN customers AS c ON c.id = s.customer_id
     WHERE NOT COALESCE(c.is_test, FALSE) AND s.trial_start IS NOT NULL AND s.trial_end IS NOT NULL
+      AND /*accounts*/
 ),
 conv AS (
     SELECT t.id, MIN(i.paid_at) AS paid_at
@@ -91,7 +101,7 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
     end = rs.lit(params.end)
     if params.method == "cohort":
         sql = f"""
-WITH {OUTCOME_CTES},
+WITH {outcome_ctes()},
 {rs.periods_cte(items)}
 SELECT p.period_start,
        SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
@@ -107,7 +117,7 @@ ORDER BY p.period_start"""
             for p in items
         )
         sql = f"""
-WITH {OUTCOME_CTES},
+WITH {outcome_ctes()},
 windows(period_start, lo, hi) AS (VALUES {rows}),
 flags AS (
     SELECT w.period_start,

@@ -98,6 +98,12 @@ def _http(exc: HTTPException) -> Response:
     )
 
 
+@bp.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def _no_such_route(_unknown: str) -> Response:
+    # Without this, Dash's catch-all page route would answer unknown /api/ paths with HTML 200.
+    return error(404, "not_found", f"No API route {request.method} {request.path}.")
+
+
 def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -130,6 +136,15 @@ def paginated(items: list[Any], total: int, page: int, per_page: int) -> dict[st
 
 def init_app(server: Flask) -> None:
     """Import the route modules (they attach to `bp`) and register the blueprint."""
-    from api import openapi  # noqa: F401  (serves /api/openapi.json)
+    # api_tokens, not tokens: a submodule named `tokens` would shadow security.tokens here.
+    from api import (  # noqa: F401  (each module attaches its routes to bp)
+        api_tokens,  # /api/tokens: the caller's API tokens
+        dashboards,  # /api/dashboards, embeds
+        export,  # /api/export: export jobs
+        openapi,  # serves /api/openapi.json
+        reports,  # /api/reports, preview
+        schedules,  # /api/schedules: scheduled reports
+        templates,  # /api/templates
+    )
 
     server.register_blueprint(bp)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
-from analytics.catalog import MetricError, run_metric
+from analytics.catalog import MetricError, get_metric, run_metric
 from datasources.errors import DataSourceError
 from engine.periods import Window
 from engine.services import Services
@@ -20,6 +22,9 @@ from security.policy import AccessDenied, ClampMode, Resource, authorize, cap_wi
 from security.users import Principal
 
 log = logging.getLogger(__name__)
+
+# Dimension filters of a dashboard (processor, plan, country, department, user_type) -> values.
+Filters = Mapping[str, list[str]]
 
 
 @dataclass
@@ -80,16 +85,19 @@ def generate(
     action: str = "read",
     cap: ClampMode = "clamp",
     resource: Resource | None = None,
+    filters: Filters | None = None,
 ) -> list[WidgetResult]:
     """Every widget of `spec` for `window`, queries in parallel within REPORT_CONCURRENT_LIMIT.
 
     Access is checked once here (AccessDenied propagates); the window is cut to the role's cap.
+    `filters` reach the metrics whose parameters have a `filters` field; other widgets note in
+    `meta["filters_ignored"]` that they were not filtered.
     """
     window = authorize_spec(spec, window, principal, action=action, cap=cap, resource=resource)
     workers = max(1, min(services.settings.report_concurrent_limit, len(spec.widgets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="widget") as pool:
         futures = [
-            pool.submit(_widget, w, window, principal, services, refresh=refresh)
+            pool.submit(_widget, w, window, principal, services, refresh=refresh, filters=filters)
             for w in spec.widgets
         ]
         return [f.result() for f in futures]
@@ -105,10 +113,13 @@ def generate_widget(
     refresh: bool = False,
     cap: ClampMode = "clamp",
     resource: Resource | None = None,
+    filters: Filters | None = None,
 ) -> WidgetResult:
     """One widget of `spec` (each dashboard widget loads on its own); access checked as generate's."""
     window = authorize_spec(spec, window, principal, cap=cap, resource=resource)
-    return _widget(spec.widget(widget_id), window, principal, services, refresh=refresh)
+    return _widget(
+        spec.widget(widget_id), window, principal, services, refresh=refresh, filters=filters
+    )
 
 
 def _widget(
@@ -118,17 +129,25 @@ def _widget(
     services: Services,
     *,
     refresh: bool = False,
+    filters: Filters | None = None,
 ) -> WidgetResult:
     """One widget's result; a failing metric or source becomes `error`, never an exception."""
     started = time.perf_counter()
+    window = _widget_window(widget, window, principal)
     result = WidgetResult(widget=widget, window=window)
     source = services.sources.cached("warehouse", access_scope(principal), refresh=refresh)
     tz = services.settings.report_timezone
     try:
+        params = _params(widget, window, tz)
+        filters = scoped_filters(principal, filters)
+        if filters and "filters" in get_metric(widget.metric).params.model_fields:
+            params["filters"] = filters
+        elif filters:
+            result.meta["filters_ignored"] = sorted(filters)
         if widget.type == "metric_card":
-            _card(result, source, tz)
+            _card(result, source, params)
         else:
-            frame = run_metric(widget.metric, source, _params(widget, window, tz))
+            frame = run_metric(widget.metric, source, params)
             frame = mask_frame(frame, principal, enabled=services.settings.enable_pii_masking)
             _limit(result, frame, services.settings.report_max_rows)
     except AccessDenied:
@@ -143,8 +162,38 @@ def _widget(
     return result
 
 
+def scoped_filters(principal: Principal, filters: Filters | None) -> dict[str, list[str]]:
+    """The user's filters with the row scope forced on top: a manager's department filter is
+    always their own department, whatever the page or the API asked for.
+
+    Raises:
+        AccessDenied: the principal's scope sees no rows (a manager without a department).
+    """
+    out = {k: list(v) for k, v in (filters or {}).items() if v}
+    scope = row_scope(principal)
+    if scope.sees_nothing:
+        raise AccessDenied(
+            "Your account has no department, so it sees no data. Ask an admin.", "read", None
+        )
+    if not scope.unrestricted:
+        out["department"] = [scope.department]
+    return out
+
+
 def _params(widget: WidgetSpec, window: Window, tz: str) -> dict[str, Any]:
-    return {"start": window.start, "end": window.end, "timezone": tz, **widget.params}
+    """The window and time zone (for the metrics that take them), then the widget's own params."""
+    accepted = get_metric(widget.metric).params.model_fields
+    base = {"start": window.start, "end": window.end, "timezone": tz}
+    return {**{k: v for k, v in base.items() if k in accepted}, **widget.params}
+
+
+def _widget_window(widget: WidgetSpec, window: Window, principal: Principal) -> Window:
+    """A widget with `options.window_days` (a cohort table needs months) sees at least that many
+    days ending on the selected end, still cut to the role's cap."""
+    days = int(widget.options.get("window_days") or 0)
+    if days <= window.days:
+        return window
+    return cap_window(principal, Window(window.end - timedelta(days=days - 1), window.end), "clamp")
 
 
 def _limit(result: WidgetResult, frame: pd.DataFrame, max_rows: int) -> None:
@@ -155,25 +204,29 @@ def _limit(result: WidgetResult, frame: pd.DataFrame, max_rows: int) -> None:
     result.frame = frame
 
 
-def _card(result: WidgetResult, source: Any, tz: str) -> None:
+def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
     widget, window = result.widget, result.window
     column = widget.options.get("value", "value")
     if widget.options.get("mode", "last") == "period":
         # A flow (a rate over the period): the metric computed once over each whole window.
-        current = run_metric(
-            widget.metric, source, {**_params(widget, window, tz), "interval": "period"}
+        # Metrics without an interval (dau_mau_summary) are one row per window already.
+        whole = (
+            {"interval": "period"}
+            if "interval" in get_metric(widget.metric).params.model_fields
+            else {}
         )
+        current = run_metric(widget.metric, source, {**params, **whole})
         previous = run_metric(
-            widget.metric, source, {**_params(widget, window.previous, tz), "interval": "period"}
+            widget.metric,
+            source,
+            {**params, "start": window.previous.start, "end": window.previous.end, **whole},
         )
         result.value = _scalar(current, column)
         result.previous = _scalar(previous, column)
     else:
         # A stock (MRR, customers): the value at the end of each window, with the daily series as sparkline.
         x = widget.options.get("x", "date")
-        frame = run_metric(
-            widget.metric, source, {**_params(widget, window, tz), "start": window.previous.start}
-        )
+        frame = run_metric(widget.metric, source, {**params, "start": window.previous.start})
         frame = frame.sort_values(x)
         dates = pd.to_datetime(frame[x]).dt.date
         now, before = frame[dates <= window.end], frame[dates <= window.previous.end]

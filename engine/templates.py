@@ -9,9 +9,16 @@ import yaml
 from pydantic import ValidationError
 
 from analytics.catalog import CATALOG, list_metrics
-from engine.spec import DashboardSpec
+from engine.spec import VISUALIZATIONS, DashboardSpec
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+# The seed's metric names that differ from the catalog's.
+METRIC_ALIASES = {"clv": "ltv", "churn_rate": "customer_churn_rate"}
+
+
+def resolve_metric(name: str) -> str:
+    """The catalog name of a metric named in a template (the seed says clv, the catalog ltv)."""
+    return METRIC_ALIASES.get(name, name)
 
 
 class TemplateError(ValueError):
@@ -33,6 +40,25 @@ def load_template(path: Path) -> DashboardSpec:
         if widget.metric not in CATALOG:
             raise TemplateError(
                 f"{path.name}: field widgets.{i}.metric: unknown metric {widget.metric!r}"
+            )
+    # A headline metric is shown by a widget running it, or by a KPI widget tracking it.
+    shown = {w.metric for w in spec.widgets} | {
+        str(w.params["kpi"])
+        for w in spec.widgets
+        if w.metric == "kpi_progress" and "kpi" in w.params
+    }
+    for i, name in enumerate(spec.metrics):
+        metric = resolve_metric(name)
+        if metric not in CATALOG:
+            raise TemplateError(f"{path.name}: field metrics.{i}: unknown metric {name!r}")
+        if metric not in shown and name not in shown:
+            raise TemplateError(f"{path.name}: field metrics.{i}: no widget shows {name!r}")
+    types = {w.type for w in spec.widgets}
+    for i, name in enumerate(spec.visualizations):
+        if not types & set(VISUALIZATIONS[name]):
+            wanted = " or ".join(VISUALIZATIONS[name])
+            raise TemplateError(
+                f"{path.name}: field visualizations.{i}: {name!r} needs a widget of type {wanted}"
             )
     return spec
 

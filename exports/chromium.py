@@ -49,6 +49,8 @@ class ChromiumPrinter:
         self._chart_page: Any = None
         self._print_context: Any = None
         self._chart_lock: asyncio.Lock | None = None
+        # Two first jobs at once must not both launch a browser and close each other's.
+        self._start_lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> None:
@@ -78,6 +80,11 @@ class ChromiumPrinter:
     async def _ensure_browser(self) -> None:
         if self._browser is not None and self._browser.is_connected():
             return
+        async with self._start_lock:
+            if self._browser is None or not self._browser.is_connected():
+                await self._launch()
+
+    async def _launch(self) -> None:
         from playwright.async_api import async_playwright
 
         await self._shutdown()

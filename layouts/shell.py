@@ -7,13 +7,36 @@ import dash_bootstrap_components as dbc
 from dash import html
 from flask_login import current_user
 
+from security.policy import AccessDenied, Resource, authorize
+
 
 class IDS:
     NAVBAR = "shell-navbar"
     USER = "shell-user-text"
 
 
-def _nav_links() -> list[dbc.NavItem]:
+# Pages a role may not use are not offered in its navbar (the pages check access themselves too).
+NAV_ACTION = {"/builder": ("create", "dashboard"), "/schedules": ("schedule", "template")}
+
+
+def _may_use(path: str, user: object | None) -> bool:
+    if path not in NAV_ACTION or user is None:
+        return True
+    action, kind = NAV_ACTION[path]
+    resource = Resource(
+        kind,
+        "revenue_overview" if kind == "template" else None,
+        department=getattr(user, "department", None),
+        owner_id=getattr(user, "id", None),
+    )
+    try:
+        authorize(user, action, resource)
+    except AccessDenied:
+        return False
+    return True
+
+
+def _nav_links(user: object | None = None) -> list[dbc.NavItem]:
     pages = [p for p in dash.page_registry.values() if p.get("nav_order") is not None]
     pages.sort(key=lambda p: p["nav_order"])
     return [
@@ -25,6 +48,17 @@ def _nav_links() -> list[dbc.NavItem]:
             )
         )
         for p in pages
+        if _may_use(p["path"], user)
+    ]
+
+
+def _account_links(user: object) -> list[html.A]:
+    links = [("Account", "/account")]
+    if getattr(user, "role", None) == "admin":
+        links = [("Users", "/admin/users"), ("Audit log", "/admin/audit"), *links]
+    return [
+        html.A(label, href=href, className="nav-link link-light link-opacity-75 px-2 small")
+        for label, href in links
     ]
 
 
@@ -34,10 +68,11 @@ def shell() -> html.Div:
     right = []
     if user is not None:
         right = [
+            *_account_links(user),
             html.Span(
                 [html.Strong(user.username), f" · {user.role}"],
                 id=IDS.USER,
-                className="navbar-text me-3 small",
+                className="navbar-text ms-2 me-3 small",
             ),
             html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm"),
         ]
@@ -49,7 +84,7 @@ def shell() -> html.Div:
                     href="/",
                     className="navbar-brand fw-semibold",
                 ),
-                dbc.Nav(_nav_links(), navbar=True, className="me-auto"),
+                dbc.Nav(_nav_links(user), navbar=True, className="me-auto"),
                 html.Div(right, className="d-flex align-items-center"),
             ],
             fluid=True,

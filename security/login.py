@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import (
     Flask,
     Response,
+    g,
     jsonify,
     redirect,
     render_template_string,
@@ -87,6 +88,8 @@ def init_app(
             return None
         if path.startswith("/api/"):
             return None  # the API authenticates itself: bearer token or session (api/__init__.py)
+        if path.startswith("/embed/") and g.get("embed_claims") is not None:
+            return None  # a verified embed token, checked first on every request (pages/embed.py)
         if path.startswith(("/_dash-", "/_reload-hash")):
             response = jsonify(
                 error="unauthorized", message="Sign in first: this request needs a session."

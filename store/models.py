@@ -88,6 +88,8 @@ class Template(Base):
     spec: Mapped[dict[str, Any]]
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Saved templates (engine/dashboards.py, migration 0005): who made it, for the policy's "own".
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Report(Base):
@@ -135,7 +137,7 @@ class Export(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     report_ref: Mapped[str] = mapped_column(String(200))
     format: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     path: Mapped[str | None] = mapped_column(String(500))
     filename: Mapped[str | None] = mapped_column(String(255))
@@ -143,8 +145,13 @@ class Export(Base):
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
+    # Export jobs (exports/jobs.py, migration 0004): 0-100, when a worker took it, and what the
+    # file holds beyond row_count/truncated (the per-table truncations shown in the UI).
+    progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditLog(Base):
@@ -272,3 +279,17 @@ class EmbedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class DashboardView(Base):
+    """When a user last opened a dashboard or template (the home page lists recent ones first)."""
+
+    __tablename__ = "dashboard_views"
+    __table_args__ = (
+        UniqueConstraint("user_id", "dashboard_key", name="uq_dashboard_views_user_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    dashboard_key: Mapped[str] = mapped_column(String(200))
+    viewed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -41,20 +42,25 @@ def pg_server() -> str:
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_database(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def _fresh_pg_database(server_url: str) -> Iterator[str]:
     name = f"nexpo_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_server.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield url
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with _fresh_pg_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture
@@ -85,11 +91,15 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> WarehouseFactor
     Tests that take this fixture run twice, once per engine, and must give identical results.
     """
 
+    stack = ExitStack()
+    request.addfinalizer(stack.close)
+
     def build(frames: Mapping[str, pd.DataFrame]) -> str:
+        """Each call builds a separate warehouse (a new file, or a new PostgreSQL database)."""
         if request.param == "duckdb":
             url = f"duckdb:///{tmp_path / f'wh-{uuid.uuid4().hex[:8]}.duckdb'}"
         else:
-            url = request.getfixturevalue("pg_database")
+            url = stack.enter_context(_fresh_pg_database(request.getfixturevalue("pg_server")))
         load_frames(url, frames)
         return url
 

@@ -463,3 +463,27 @@ def test_rates_over_an_arbitrary_window_use_one_period(chartmogul_march):
     moves = run("mrr_movements", start="2024-03-09", end="2024-03-31", interval="period")
     row = moves.to_dict("records")[0]
     assert row["start_mrr"] == pytest.approx(130) and row["end_mrr"] == pytest.approx(120)
+
+
+def test_unpaid_without_dates_churns_at_the_end_of_the_last_paid_period(warehouse):
+    # Stripe's `unpaid` keeps ended_at and canceled_at empty and the item row open. Customer 1 paid
+    # January and February (periods ending Feb 1 and Mar 1), then the March invoice stayed open:
+    # MRR 100 until the end of Feb 29, 0 from Mar 1 -> churn in March.
+    # Customer 2 went unpaid without ever paying: never any MRR.
+    invoices = [
+        {"id": 1, "customer_id": 1, "subscription_id": 1, "status": "paid", "period_start": "2024-01-01", "period_end": "2024-02-01", "total_minor": 10_000},
+        {"id": 2, "customer_id": 1, "subscription_id": 1, "status": "paid", "period_start": "2024-02-01", "period_end": "2024-03-01", "total_minor": 10_000},
+        {"id": 3, "customer_id": 1, "subscription_id": 1, "status": "open", "period_start": "2024-03-01", "period_end": "2024-04-01", "total_minor": 10_000},
+        {"id": 4, "customer_id": 2, "subscription_id": 2, "status": "open", "period_start": "2024-01-01", "period_end": "2024-02-01", "total_minor": 10_000},
+    ]  # fmt: skip
+    frames = billing(
+        [sub(1, 1, "2024-01-01", status="unpaid"), sub(2, 2, "2024-01-01", status="unpaid")],
+        [item(1, 1, 1, "2024-01-01"), item(2, 2, 1, "2024-01-01")],
+        invoices=invoices,
+    )
+    run = Runner(warehouse, frames)
+    mrr = run.series("mrr", column="mrr", key="date", start="2024-02-28", end="2024-03-02")
+    assert mrr == {"2024-02-28": 100, "2024-02-29": 100, "2024-03-01": 0, "2024-03-02": 0}
+    moves = movements(run, "2024-02-01", "2024-03-31")
+    assert moves["2024-03-01"]["churn"] == pytest.approx(-100, **APPROX)
+    assert moves["2024-02-01"]["new"] == 0  # customer 1 was new in January; customer 2 never counts

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
 
 from components.formats import money, number, percent
 from tests.e2e.conftest import ARTIFACTS, sign_in
@@ -31,7 +32,12 @@ JOIN customers c ON c.id = s.customer_id
 WHERE NOT c.is_test AND NOT p.is_free AND p.usage_type = 'licensed'
   AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
   AND greatest(s.started_at, coalesce(s.trial_end, s.started_at)) < $t
-  AND CASE WHEN s.status IN ('canceled', 'unpaid') THEN coalesce(s.ended_at, s.canceled_at, s.started_at)
+  AND CASE WHEN s.status IN ('canceled', 'unpaid')
+           -- Stripe's unpaid keeps both dates empty: service ends with the last paid period.
+           THEN coalesce(s.ended_at, s.canceled_at,
+                         (SELECT max(iv.period_end) FROM invoices iv
+                          WHERE iv.subscription_id = s.id AND iv.status = 'paid' AND iv.total_minor > 0),
+                         s.started_at)
            ELSE coalesce(s.ended_at, TIMESTAMPTZ '9999-01-01') END >= $t
   AND si.valid_from < $t AND coalesce(si.valid_to, TIMESTAMPTZ '9999-01-01') >= $t
   AND NOT (s.status = 'paused' AND si.valid_to IS NULL)
@@ -69,12 +75,12 @@ def expected_cards(warehouse_url: str, days: int) -> dict[str, str]:
 
 
 def wait_until_drawn(page) -> None:
-    """Every card has its value and no widget is still loading (dcc.Loading hides stale values)."""
-    page.wait_for_function(
-        "document.querySelectorAll('[data-testid=metric-value]').length === 4"
-        " && document.querySelectorAll('[data-dash-is-loading=true]').length === 0",
-        timeout=30_000,
-    )
+    """Every card has its value and no widget is still loading (dcc.Loading hides stale values).
+
+    Locator assertions, not wait_for_function: the app's CSP forbids eval, as it should.
+    """
+    expect(page.locator("[data-testid=metric-value]")).to_have_count(4, timeout=30_000)
+    expect(page.locator("[data-dash-is-loading=true]")).to_have_count(0, timeout=30_000)
 
 
 def card_values(page) -> dict[str, str]:

@@ -126,3 +126,29 @@ def test_concurrent_pdfs_from_several_threads_each_get_their_own_report(
         text = pdftotext(tmp_path / f"r{i}.pdf")
         assert f"Report number {i}" in text
         assert all(f"Report number {j}" not in text for j in range(4) if j != i)
+
+
+def test_a_cold_printer_started_by_several_jobs_at_once_launches_one_browser(tmp_path, poppler):
+    # Two first exports at once used to launch two browsers, the second closing the first's page.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from exports.chromium import ChromiumPrinter
+
+    printer = ChromiumPrinter()
+    try:
+        html = "<html><body><h1>Cold start {i}</h1></body></html>"
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            pdfs = list(
+                pool.map(
+                    lambda i: printer.pdf(
+                        html.format(i=i), footer_html="<span></span>", timeout=60
+                    ),
+                    range(4),
+                )
+            )
+        for i, data in enumerate(pdfs):
+            path = tmp_path / f"cold{i}.pdf"
+            path.write_bytes(data)
+            assert f"Cold start {i}" in pdftotext(path)
+    finally:
+        printer.close()

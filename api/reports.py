@@ -1,0 +1,410 @@
+"""/api/reports: the reports a caller may open, one report's spec, and its numbers as JSON (preview).
+
+A report is any spec the engine can generate: a built-in template or a saved dashboard
+(`engine.reports.find_report`). Lists show only what the caller may read; opening one they may not
+answers 403 with the policy's message (and is audited); an unknown id answers 404. The preview goes
+through `engine.generate`, so it obeys the same policy as the page: the role's rows, date cap and
+masking. An explicit `period` longer than the role's cap is refused (403, `RangeTooLong`); without
+one, the report's default period is cut to the cap and `window.capped` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+from flask import Response, jsonify, request
+from sqlalchemy import select
+
+from api import ApiError, bp, document, page_args, paginated, principal, schema
+from engine import services
+from engine.generate import WidgetResult, generate
+from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
+from engine.reports import FoundReport, ReportNotFound, find_report
+from engine.templates import builtin_dashboards
+from security import audit
+from security.policy import AccessDenied, Resource, authorize, masks_pii
+from security.users import Principal
+from store.models import Dashboard
+
+ERROR = {"$ref": "#/components/responses/Error"}
+ERRORS = {"400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}
+
+REPORT_SUMMARY = schema(
+    "ReportSummary",
+    {
+        "type": "object",
+        "required": ["id", "title", "kind", "default_period", "widgets"],
+        "properties": {
+            "id": {"type": "string", "description": "Template key or dashboard slug"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "kind": {"type": "string", "enum": ["template", "dashboard"]},
+            "default_period": {"type": "string"},
+            "widgets": {"type": "integer", "minimum": 0},
+            "version": {"type": "integer", "nullable": True},
+        },
+    },
+)
+REPORT = schema(
+    "Report",
+    {
+        "allOf": [
+            REPORT_SUMMARY,
+            {
+                "type": "object",
+                "required": ["spec"],
+                "properties": {"spec": {"type": "object", "description": "The DashboardSpec"}},
+            },
+        ]
+    },
+)
+WINDOW = schema(
+    "Window",
+    {
+        "type": "object",
+        "required": ["start", "end", "days"],
+        "properties": {
+            "start": {"type": "string", "format": "date"},
+            "end": {"type": "string", "format": "date"},
+            "days": {"type": "integer", "minimum": 1},
+        },
+    },
+)
+WIDGET_DATA = schema(
+    "WidgetData",
+    {
+        "type": "object",
+        "required": ["id", "type", "title", "metric", "error"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "metric": {"type": "string"},
+            "error": {"type": "string", "nullable": True},
+            "value": {"type": "number", "nullable": True},
+            "previous": {"type": "number", "nullable": True},
+            "change": {"type": "number", "nullable": True},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "object"}},
+            "row_count": {"type": "integer", "minimum": 0},
+            "truncated_at": {"type": "integer", "nullable": True},
+        },
+    },
+)
+PREVIEW = schema(
+    "ReportPreview",
+    {
+        "type": "object",
+        "required": ["report", "period", "window", "requested", "capped", "widgets"],
+        "properties": {
+            "report": {"type": "string"},
+            "period": {"type": "string"},
+            "window": WINDOW,
+            "requested": WINDOW,
+            "capped": {"type": "boolean"},
+            "masked": {"type": "boolean"},
+            "widgets": {"type": "array", "items": WIDGET_DATA},
+        },
+    },
+)
+
+
+def list_schema(name: str, item: dict[str, str]) -> dict[str, str]:
+    """A paginated list of `item` (what api.paginated returns)."""
+    return schema(
+        name,
+        {
+            "type": "object",
+            "required": ["items", "page", "per_page", "total", "pages"],
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1},
+                "total": {"type": "integer", "minimum": 0},
+                "pages": {"type": "integer", "minimum": 0},
+            },
+        },
+    )
+
+
+PAGE_PARAMS = [
+    {
+        "name": "page",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "default": 1},
+    },
+    {
+        "name": "per_page",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    },
+]
+
+
+def id_param(name: str = "id", description: str = "Template key or dashboard slug") -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    }
+
+
+def ok(description: str, ref: dict[str, str], status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": {"application/json": {"schema": ref}}}}
+
+
+# --- shared by api/reports.py, api/dashboards.py and api/templates.py ---
+
+
+def check(who: Principal, action: str, resource: Resource) -> None:
+    """authorize(), with a denial audited before the 403 goes out."""
+    try:
+        authorize(who, action, resource)
+    except AccessDenied:
+        audit_event(who, f"api.{action}", resource.label(), outcome="denied")
+        raise
+
+
+def audit_event(
+    who: Principal | None,
+    action: str,
+    target: str | None,
+    *,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    svc = services.current()
+    audit.record(
+        svc.store,
+        principal=who,
+        action=action,
+        target=target,
+        outcome=outcome,  # type: ignore[arg-type]
+        ip=request.remote_addr,
+        detail={"via": "api", **(detail or {})},
+        enabled=svc.settings.enable_audit_log,
+    )
+
+
+def found_or_404(report_id: str) -> FoundReport:
+    try:
+        return find_report(services.current().store, report_id)
+    except ReportNotFound as exc:
+        raise ApiError(404, "not_found", exc.user_message) from None
+
+
+def readable(who: Principal, action: str = "read") -> list[FoundReport]:
+    """Every built-in template and saved dashboard `who` may take `action` on, templates first."""
+    found = [
+        FoundReport(spec, Resource.template(key)) for key, spec in builtin_dashboards().items()
+    ]
+    with services.current().store.session() as session:
+        slugs = list(session.scalars(select(Dashboard.slug).order_by(Dashboard.id)))
+    for slug in slugs:
+        if slug in builtin_dashboards():
+            continue
+        try:
+            found.append(find_report(services.current().store, slug))
+        except (ReportNotFound, ValueError):  # deleted meanwhile, or a spec that no longer loads
+            continue
+    allowed = []
+    for item in found:
+        try:
+            authorize(who, action, item.resource)
+        except AccessDenied:
+            continue
+        allowed.append(item)
+    return allowed
+
+
+def summary(found: FoundReport) -> dict[str, Any]:
+    spec = found.spec
+    return {
+        "id": found.resource.key or spec.key,
+        "title": spec.title,
+        "description": spec.description,
+        "kind": "template" if found.resource.kind == "template" else "dashboard",
+        "default_period": spec.default_period,
+        "widgets": len(spec.widgets),
+        "version": found.version,
+    }
+
+
+def page_of(items: list[dict[str, Any]]) -> Response:
+    page, per_page = page_args()
+    start = (page - 1) * per_page
+    return jsonify(paginated(items[start : start + per_page], len(items), page, per_page))
+
+
+# --- the preview: generated numbers as JSON ---
+
+
+def window_json(window: Window) -> dict[str, Any]:
+    return {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": window.days}
+
+
+def requested_window(default_period: str) -> tuple[str, Window, bool]:
+    """(period, window, explicit) from ?period= (7d, 30d, 90d, custom with start and end)."""
+    tz = services.current().settings.report_timezone
+    period = request.args.get("period")
+    explicit = period is not None
+    period = period or default_period
+    if period not in (*PERIOD_DAYS, "custom"):
+        raise ApiError(400, "bad_request", f"period={period!r}: expected 7d, 30d, 90d or custom")
+    try:
+        window = resolve(period, tz, start=request.args.get("start"), end=request.args.get("end"))
+    except PeriodError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    if window.days > 3660:
+        raise ApiError(400, "bad_request", "a custom period may span at most 10 years")
+    return period, window, explicit
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def frame_json(frame: pd.DataFrame | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and JSON-safe rows (dates as ISO strings, NaN as null)."""
+    if frame is None:
+        return [], []
+    rows = json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
+    return [str(c) for c in frame.columns], rows
+
+
+def widget_json(result: WidgetResult) -> dict[str, Any]:
+    widget = result.widget
+    columns, rows = frame_json(result.frame)
+    return {
+        "id": widget.id,
+        "type": widget.type,
+        "title": widget.title,
+        "metric": widget.metric,
+        "error": result.error,
+        "value": _number(result.value),
+        "previous": _number(result.previous),
+        "change": _number(result.change),
+        "columns": columns,
+        "rows": rows,
+        "row_count": result.row_count,
+        "truncated_at": result.truncated_at,
+    }
+
+
+# --- routes ---
+
+
+@bp.get("/reports")
+def list_reports() -> Response:
+    return page_of([summary(found) for found in readable(principal())])
+
+
+@bp.get("/reports/<report_id>/preview")
+def preview_report(report_id: str) -> Response:
+    who = principal()
+    found = found_or_404(report_id)
+    check(who, "read", found.resource)
+    period, window, explicit = requested_window(found.spec.default_period)
+    svc = services.current()
+    try:
+        results = generate(
+            found.spec,
+            window,
+            who,
+            svc,
+            cap="refuse" if explicit else "clamp",
+            resource=found.resource,
+        )
+    except AccessDenied:
+        audit_event(
+            who, "view", found.resource.label(), outcome="denied", detail={"period": period}
+        )
+        raise
+    actual = results[0].window if results else window
+    audit_event(who, "view", found.resource.label(), detail={"period": period})
+    return jsonify(
+        report=found.resource.key or found.spec.key,
+        period=period,
+        window=window_json(actual),
+        requested=window_json(window),
+        capped=actual != window,
+        masked=masks_pii(who, enabled=svc.settings.enable_pii_masking),
+        widgets=[widget_json(r) for r in results],
+    )
+
+
+@bp.get("/reports/<report_id>")
+def get_report(report_id: str) -> Response:
+    who = principal()
+    found = found_or_404(report_id)
+    check(who, "read", found.resource)
+    return jsonify({**summary(found), "spec": found.spec.model_dump(mode="json")})
+
+
+document(
+    "/api/reports",
+    "get",
+    {
+        "summary": "The reports (templates and saved dashboards) the caller may open",
+        "operationId": "listReports",
+        "tags": ["reports"],
+        "parameters": PAGE_PARAMS,
+        "responses": {
+            **ok("A page of reports", list_schema("ReportList", REPORT_SUMMARY)),
+            **ERRORS,
+        },
+    },
+)
+document(
+    "/api/reports/{id}",
+    "get",
+    {
+        "summary": "One report with its spec",
+        "operationId": "getReport",
+        "tags": ["reports"],
+        "parameters": [id_param()],
+        "responses": {**ok("The report", REPORT), **ERRORS},
+    },
+)
+document(
+    "/api/reports/{id}/preview",
+    "get",
+    {
+        "summary": "The report's numbers as JSON, under the caller's role (rows, date cap, masking)",
+        "operationId": "previewReport",
+        "tags": ["reports"],
+        "parameters": [
+            id_param(),
+            {
+                "name": "period",
+                "in": "query",
+                "required": False,
+                "description": "7d, 30d, 90d or custom (then start and end); default: the report's",
+                "schema": {"type": "string", "enum": ["7d", "30d", "90d", "custom"]},
+            },
+            {
+                "name": "start",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date"},
+            },
+            {
+                "name": "end",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date"},
+            },
+        ],
+        "responses": {**ok("The generated numbers", PREVIEW), **ERRORS},
+    },
+)

@@ -1,0 +1,112 @@
+"""End to end: the export menus of the revenue overview in a real browser.
+
+Export -> Excel downloads an .xlsx that openpyxl opens; a widget's own menu exports that widget; a
+truncated export (an app served with REPORT_MAX_ROWS=5) says so with its row counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import openpyxl
+import pytest
+
+from settings import PROJECT_ROOT
+from tests.e2e.conftest import ARTIFACTS, free_port, sign_in
+
+pytestmark = pytest.mark.e2e
+DASHBOARD = "/dashboards/revenue_overview"
+
+
+def open_dashboard(page, base: str, period: str = "30d") -> None:
+    sign_in(page, base, next_path=f"{DASHBOARD}?period={period}")
+    page.wait_for_url(f"**{DASHBOARD}*")
+    page.wait_for_selector("[data-testid=metric-value]", timeout=30_000)
+
+
+def export_from(page, scope: str, label: str):
+    menu = page.locator(f"[data-export-scope='{scope}']")
+    menu.locator(".dropdown-toggle").click()
+    with page.expect_download(timeout=60_000) as info:
+        menu.locator(".dropdown-menu .dropdown-item").get_by_text(label, exact=True).click()
+    return info.value, menu
+
+
+def test_export_excel_from_the_dashboard_menu(served_app, page, tmp_path):
+    open_dashboard(page, served_app)
+    download, menu = export_from(page, "dashboard", "Excel")
+    assert download.suggested_filename.startswith("revenue-overview_")
+    assert download.suggested_filename.endswith(".xlsx")
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[0] == "Summary" and len(book.sheetnames) == 3
+    summary = [c for row in book["Summary"].iter_rows(values_only=True) for c in row if c]
+    assert "Revenue overview" in summary
+    chart_sheet = book[book.sheetnames[1]]
+    header = next(chart_sheet.iter_rows(values_only=True))
+    assert header[0] == "Date" and chart_sheet.max_row == 31  # a header and 30 days
+    status = menu.locator(".export-status")
+    status.get_by_text("Excel ready").wait_for(timeout=10_000)
+    assert status.locator("a.export-download-link").get_attribute("href").endswith("/download")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "export-menu-dashboard.png"))
+    assert not page.console_errors
+
+
+def test_a_widget_menu_exports_only_that_widget(served_app, page, tmp_path):
+    open_dashboard(page, served_app, "7d")
+    download, _ = export_from(page, "widget-revenue-by-processor", "CSV")
+    assert download.suggested_filename.startswith("revenue-overview_revenue-by-processor_")
+    path = tmp_path / "w.csv"
+    download.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows[0][0] == "processor" and len(rows) > 1
+    assert not page.console_errors
+
+
+@pytest.fixture(scope="module")
+def small_app(tmp_path_factory, demo_warehouse) -> Iterator[str]:
+    """The app served with REPORT_MAX_ROWS=5, so the daily revenue (30 rows) is truncated."""
+    port = free_port()
+    instance = tmp_path_factory.mktemp("small-max-rows")
+    env = {**os.environ, "INSTANCE_PATH": str(instance), "WAREHOUSE_URL": demo_warehouse,
+           "PORT": str(port), "LOG_LEVEL": "warning", "REPORT_MAX_ROWS": "5"}  # fmt: skip
+    log = (instance / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((instance / "server.log").read_text()[-2000:])
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def test_a_truncated_export_says_so_in_the_ui(small_app, page, tmp_path):
+    open_dashboard(page, small_app)
+    download, menu = export_from(page, "widget-daily-revenue", "JSON")
+    path = tmp_path / "d.json"
+    download.save_as(path)
+    assert '"truncated": true' in path.read_text().replace('"truncated":true', '"truncated": true')
+    note = menu.locator(".export-truncated")
+    note.wait_for(timeout=10_000)
+    text = note.inner_text()
+    assert "Truncated" in text and "truncated at 5 of 30 rows" in text
+    assert "5 rows" in menu.locator(".export-status").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "export-menu-truncated.png"))

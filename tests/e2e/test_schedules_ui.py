@@ -1,0 +1,137 @@
+"""The schedules page in Chromium: create a weekly schedule, read the preview, run it now, and watch
+the run arrive in the history with the delivery status of its recipient — and in a real inbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from settings import PROJECT_ROOT
+from tests.delivery.servers import smtp_server_fixture  # noqa: F401 - fixture
+from tests.e2e.conftest import ARTIFACTS, free_port, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def scheduling_app(tmp_path, demo_warehouse, smtp_server) -> Iterator[str]:
+    """`python app.py` with its scheduler ticking every second and e-mail going to aiosmtpd."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "WAREHOUSE_URL": demo_warehouse,
+        "PORT": str(port),
+        "LOG_LEVEL": "warning",
+        "SCHEDULER_ENABLED": "true",
+        "SCHEDULER_TICK_SECONDS": "1",
+        "SCHEDULER_EXECUTOR": "threads",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+    }
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited early: {log_path.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            raise RuntimeError("app did not answer /health within 60 s")
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _choose(page, dropdown_id: str, text: str) -> None:
+    """Pick `text` in a Dash 4 dropdown: open it, search, click the option."""
+    page.locator(f"#{dropdown_id}").click()
+    page.locator(".dash-dropdown-search").fill(text)
+    page.locator(".dash-dropdown-option").filter(has_text=text).first.click()
+
+
+def test_weekly_schedule_created_previewed_run_and_delivered(scheduling_app, page, smtp_server):
+    sign_in(page, scheduling_app, "admin", next_path="/schedules")
+    page.wait_for_selector("#schedules-page")
+    assert page.get_by_role("link", name="Schedules").is_visible()
+    page.click("#sched-new")
+    page.wait_for_selector("#sched-form-name", state="visible")
+
+    page.fill("#sched-form-name", "Weekly revenue for finance")
+    page.get_by_label("Weekly").check()
+    _choose(page, "sched-form-timezone", "Europe/Berlin")
+    page.get_by_label("PDF", exact=True).uncheck()
+    page.get_by_label("CSV", exact=True).check()
+    page.get_by_label("Excel", exact=True).check()
+    page.fill("#sched-form-emails", "finance@example.com")
+
+    preview = page.locator("#sched-preview-description")
+    preview.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#sched-preview-description')"
+        "?.innerText.includes('Every Monday at 09:00 (Europe/Berlin)')"
+    )
+    items = page.locator("#sched-preview-list li")
+    assert items.count() == 5
+    first = items.nth(0).inner_text()
+    assert first.startswith("Mon ") and " 09:00 CE" in first and "UTC)" in first
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "schedules-form-preview.png"), full_page=True)
+
+    page.click("#sched-form-save")
+    page.wait_for_selector("#sched-table")
+    row = page.locator("#sched-table tbody tr").filter(has_text="Weekly revenue for finance")
+    assert "Every Monday at 09:00 (Europe/Berlin)" in row.inner_text()
+
+    row.get_by_role("button", name="Run now").click()
+    page.wait_for_selector("#sched-history-table")
+    delivered = page.locator(".sched-delivery").filter(has_text="email → finance@example.com")
+    delivered.wait_for(timeout=90_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.sched-delivery')].some("
+        "d => d.innerText.includes('finance@example.com') && d.innerText.includes('sent'))",
+        timeout=90_000,
+    )
+    history = page.locator("#sched-history-table").inner_text()
+    assert "succeeded" in history and "manual" in history
+    assert "revenue-overview_" in history and ".csv" in history and ".xlsx" in history
+    assert "portal → 1" in history
+    page.screenshot(path=str(ARTIFACTS / "schedules-run-history.png"), full_page=True)
+
+    # The e-mail really arrived, with the report attached.
+    deadline = time.monotonic() + 10
+    while not smtp_server.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [message] = smtp_server.messages
+    assert message["To"] == "finance@example.com"
+    assert message["Subject"] == "Weekly revenue for finance — 7d"
+    attachments = {p.get_filename(): p.get_content() for p in message.iter_attachments()}
+    name = next(n for n in attachments if n.endswith(".csv"))
+    text = attachments[name]
+    text = text.decode() if isinstance(text, bytes) else text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["# Report: Revenue overview"]
+    assert page.console_errors == []

@@ -1,0 +1,71 @@
+"""The dashboard page's view state: read from the URL, written back to it, live or settled."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from engine.periods import Window, today_in
+from engine.templates import builtin_dashboards
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    """The page module: Dash pages register only once an app exists."""
+    import sys
+
+    import dash
+
+    (name,) = [
+        p["module"] for p in dash.page_registry.values() if p["module"].endswith("dashboards")
+    ]
+    return sys.modules[name]
+
+
+OPTIONS = {"plan": ["Pro Monthly", "Team"], "processor": ["stripe", "paypal"], "country": []}
+
+
+def test_a_url_without_parameters_opens_the_templates_defaults(page):
+    spec = builtin_dashboards()["kpi_dashboard"]
+    state = page.view_state(spec, {}, OPTIONS)
+    assert state == {
+        "key": "kpi_dashboard",
+        "period": "7d",
+        "start": None,
+        "end": None,
+        "filters": {},
+        "refresh": "off",
+    }
+
+
+def test_a_copied_url_reproduces_the_view(page):
+    spec = builtin_dashboards()["revenue_analytics"]
+    params = {
+        "period": "custom",
+        "start": "2026-09-01",
+        "end": "2026-09-30",
+        "plan": ["Pro Monthly", "Team"],
+        "processor": "stripe",
+        "refresh": "1m",
+    }
+    state = page.view_state(spec, params, OPTIONS)
+    assert state["filters"] == {"plan": ["Pro Monthly", "Team"], "processor": ["stripe"]}
+    query = page.state_query(state)
+    assert query == (
+        "?period=custom&start=2026-09-01&end=2026-09-30"
+        "&processor=stripe&plan=Pro+Monthly&plan=Team&refresh=1m"
+    )
+
+
+def test_unknown_values_fall_back_to_defaults(page):
+    spec = builtin_dashboards()["revenue_analytics"]
+    state = page.view_state(
+        spec, {"period": "custom", "plan": "Gold", "refresh": "1s"}, OPTIONS
+    )  # custom without dates, a plan that does not exist, an unknown refresh
+    assert (state["period"], state["filters"], state["refresh"]) == ("30d", {}, "off")
+    assert page.state_query(state) == "?period=30d"
+
+
+def test_only_a_window_that_includes_today_is_live(page):
+    today = today_in("UTC")
+    assert page.is_live(Window(today - timedelta(days=6), today), "UTC")
+    assert not page.is_live(Window(date(2026, 1, 1), date(2026, 1, 31)), "UTC")
