@@ -22,11 +22,7 @@ from datasources.base import Fetcher, Query
 # A canceled or unpaid subscription ends at ended_at, else canceled_at, else (Stripe's `unpaid`
 # keeps both empty) at the end of the last paid service period; never paid: never active.
 _ACT_END = """(CASE WHEN s.status IN ('canceled', 'unpaid')
-                       THEN COALESCE(s.ended_at, s.canceled_at,
-                                     (SELECT MAX(pi.period_end) FROM invoices AS pi
-                                      WHERE pi.subscription_id = s.id AND pi.status = 'paid'
-                                        AND pi.total_minor > 0),
-                                     s.started_at)
+                       THEN COALESCE(s.ended_at, s.canceled_at, lp.last_paid_end, s.started_at)
                        ELSE s.ended_at END)"""
 
 
@@ -39,14 +35,22 @@ def segments_ctes(day: Callable[[str], str] = at_tz) -> str:
     """SEGMENTS_CTES with `day(expr)` as the local-date conversion."""
     return f"""
 live AS (
-    SELECT s.id AS subscription_id, s.customer_id, s.status,
-           {day("GREATEST(s.started_at, s.trial_end)")} AS act_from,
-           {day(_ACT_END)} AS act_to
-    FROM subscriptions AS s
-    JOIN customers AS c ON c.id = s.customer_id
-    WHERE NOT COALESCE(c.is_test, FALSE)
-      AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
-      AND {customer_condition(current_filter(), "s.customer_id")}
+    SELECT subscription_id, customer_id, status,
+           {day("act_from_ts")} AS act_from, {day("act_to_ts")} AS act_to
+    FROM (
+        SELECT s.id AS subscription_id, s.customer_id, s.status,
+               GREATEST(s.started_at, s.trial_end) AS act_from_ts, {_ACT_END} AS act_to_ts
+        FROM subscriptions AS s
+        JOIN customers AS c ON c.id = s.customer_id
+        LEFT JOIN (
+            SELECT subscription_id, MAX(period_end) AS last_paid_end
+            FROM invoices WHERE status = 'paid' AND total_minor > 0
+            GROUP BY subscription_id
+        ) AS lp ON lp.subscription_id = s.id
+        WHERE NOT COALESCE(c.is_test, FALSE)
+          AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
+          AND {customer_condition(current_filter(), "s.customer_id")}
+    ) AS raw
 ),
 items AS (
     SELECT l.customer_id, i.plan_id,

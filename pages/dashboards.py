@@ -26,7 +26,7 @@ from components.widgets import widget_body, widget_card
 from engine import services
 from engine.dashboards import Dashboards
 from engine.filters import LABELS, filter_options
-from engine.generate import authorize_spec, generate_widget
+from engine.generate import authorize_spec, generate_widget, prefetch
 from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve, today_in
 from engine.reports import ReportNotFound, find_report
 from engine.spec import FILTER_NAMES, DashboardSpec
@@ -171,6 +171,10 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
         )
     _audit(svc, principal, spec.key, "ok", detail={"period": state["period"]})
     Dashboards(svc.store, audit_enabled=False).record_view(principal, spec.key)
+    # The widgets' queries start now, not when the browser asks for each widget (bench/README.md).
+    prefetch(
+        spec, window, principal, svc, resource=found.resource, filters=state["filters"] or None
+    )
     refresh_ms = REFRESH_CHOICES[state["refresh"]][1]
     return html.Div(
         [
@@ -180,9 +184,15 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
             dcc.Interval(
                 id=IDS.INTERVAL,
                 interval=refresh_ms or 60_000,
-                disabled=not refresh_ms or not is_live(window, tz),
+                # ENABLE_REAL_TIME=false turns auto-refresh off for everyone.
+                disabled=not svc.settings.enable_real_time
+                or not refresh_ms
+                or not is_live(window, tz),
             ),
             *_grid(spec),
+            # Mounting a graph makes the browser load plotly.js; this hidden one starts that
+            # (and its parse) with the page instead of when the first chart arrives.
+            dcc.Graph(id="dashboard-plotly-preload", style={"display": "none"}),
         ],
         id="dashboard-page",
     )
@@ -265,6 +275,7 @@ def _toolbar(
                     {"label": label, "value": key} for key, (label, _) in REFRESH_CHOICES.items()
                 ],
                 value=state["refresh"],
+                disabled=not services.current().settings.enable_real_time,
                 size="sm",
                 style={"width": "6.5rem"},
             ),

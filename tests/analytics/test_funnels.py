@@ -293,3 +293,23 @@ def test_funnel_matches_a_replay_of_posthogs_udf_on_random_rows(warehouse, mode)
     url = _warehouse(warehouse, *rows)
     got = column(run(url, "funnel", steps=STEPS, mode=mode, window_days=2, **JANUARY), "count")
     assert got == _replay(rows, [A, B, C], mode, pd.Timedelta(days=2))
+
+
+def test_funnel_breakdown_by_a_dollar_property_like_browser(warehouse):
+    # PostHog's own properties start with "$"; DuckDB once read "$browser" as a JSON path.
+    url = _warehouse(
+        warehouse,
+        (1, A, "2024-01-01 10:00Z", {"$browser": "Chrome"}),
+        (1, B, "2024-01-02 10:00Z", {"$browser": "Chrome"}),
+        (2, A, "2024-01-01 10:00Z", {"$browser": "Firefox"}),
+    )
+    frame = run(url, "funnel_breakdown", steps=STEPS, breakdown="$browser", **JANUARY)
+    counts = dict(
+        zip(
+            zip(column(frame, "breakdown"), column(frame, "step")),
+            column(frame, "count"),
+            strict=True,
+        )
+    )
+    assert counts[("Chrome", 1)] == 1 and counts[("Chrome", 2)] == 1
+    assert counts[("Firefox", 1)] == 1 and counts[("Firefox", 2)] == 0

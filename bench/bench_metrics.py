@@ -1,0 +1,350 @@
+"""Metric speed at --scale large on DuckDB and PostgreSQL, beside naive pandas, plus a cached repeat.
+
+Usage:
+    .venv/bin/python bench/bench_metrics.py [--duckdb PATH] [--postgres URL] [--runs 3]
+        [--only LABEL,...] [--no-postgres] [--no-pandas] [--write-readme]
+
+Every case is timed on each engine: one warm-up run, then the median of `--runs` warm runs of
+`analytics.catalog.run_metric` (query + shaping). The naive pandas version of a case (see
+bench/naive_pandas.py) runs on frames preloaded from the DuckDB warehouse (the load is timed
+once, separately) and its result is compared with the SQL metric's. The cached repeat is the
+same metric through CachedSource (diskcache) after one miss. Days are UTC; the range ends on
+the warehouse's last day of events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analytics.catalog import list_metrics, run_metric  # noqa: E402
+from bench import naive_pandas as naive  # noqa: E402
+from datasources.cache import CachedSource, DiskCacheBackend, QueryCache  # noqa: E402
+from datasources.sql import SQLSource  # noqa: E402
+
+DEFAULT_DUCKDB = ROOT / "instance" / "warehouse-large.duckdb"
+DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/nexpo_large"
+README = ROOT / "bench" / "README.md"
+SECTION = "## Analytics metrics"
+PLACEHOLDER = "ANALYTICS_TABLE_PLACEHOLDER"
+FUNNEL = ["signup_started", "signup_completed", "event_registered"]
+LOAD: dict[str, float] = {}  # 1-minute load average when the run started and ended
+SLOW_SECONDS = 20.0  # a warm-up slower than this is timed once, not `runs` times
+
+
+@dataclass
+class Case:
+    label: str
+    metric: str
+    params: dict[str, Any]
+    reference: float | None = None  # DuckDB reference point of issue 3 (seconds)
+    naive: Callable[[naive.Frames], Any] | None = None
+    compare: Callable[[pd.DataFrame, Any], bool] | None = None
+    results: dict[str, float | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _close(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-6, equal_nan=True))
+
+
+def _same_columns(*cols: str) -> Callable[[pd.DataFrame, Any], bool]:
+    def check(sql: pd.DataFrame, other: pd.DataFrame) -> bool:
+        if len(sql) != len(other):
+            return False
+        return all(
+            _close(pd.to_numeric(sql[c], errors="coerce"), pd.to_numeric(other[c], errors="coerce"))
+            for c in cols
+        )
+
+    return check
+
+
+def cases(end: date) -> list[Case]:
+    """The benchmarked metrics; the issue's reference points where it gives one."""
+    d90, d365, w12 = end - timedelta(days=89), end - timedelta(days=364), end - timedelta(days=83)
+    months = date(end.year - 1, end.month, 1)
+    p90 = {"start": d90.isoformat(), "end": end.isoformat()}
+    p365 = {"start": d365.isoformat(), "end": end.isoformat()}
+    p13m = {"start": months.isoformat(), "end": end.isoformat()}
+    steps = ",".join(FUNNEL)
+    out = [
+        Case("DAU, 90 days ($pageview)", "trends", {**p90, "event": "$pageview", "math": "dau"}, 0.25,
+             lambda fr: naive.dau(fr, "$pageview", d90, end), _same_columns("value")),
+        Case("rolling MAU, 90 days ($pageview)", "trends", {**p90, "event": "$pageview", "math": "monthly_active"}, 0.7,
+             lambda fr: naive.rolling_active(fr, "$pageview", d90, end, 30).rename(columns={"active": "value"}),
+             _same_columns("value")),
+        Case("DAU/MAU, 90 days (any event)", "dau_mau", p90, 0.7,
+             lambda fr: naive.rolling_active(fr, None, d90, end, 30).rename(columns={"active": "mau"}),
+             _same_columns("dau", "mau")),
+        Case("3-step funnel, ordered, 90 days", "funnel", {**p90, "steps": steps}, 0.05,
+             lambda fr: naive.funnel_ordered(fr, FUNNEL, d90, end, 14), lambda s, o: list(s["count"]) == o),
+        Case("3-step funnel, strict, 90 days", "funnel", {**p90, "steps": steps, "mode": "strict"}),
+        Case("3-step funnel, unordered, 90 days", "funnel", {**p90, "steps": steps, "mode": "unordered"}),
+        Case("funnel breakdown ($browser), 90 days", "funnel_breakdown",
+             {**p90, "steps": steps, "breakdown": "$browser"}),
+        Case("funnel time to convert, 90 days", "funnel_time_to_convert", {**p90, "steps": steps}),
+        Case("retention, 12 weeks (first time)", "retention",
+             {"start": w12.isoformat(), "end": end.isoformat(), "start_event": "signup_completed",
+              "return_event": "app_opened", "interval": "week", "periods": 12}, 0.3,
+             lambda fr: naive.retention_weekly(fr, "signup_completed", "app_opened", w12, end, 12),
+             _same_columns("period", "count")),
+        Case("retention, 12 weeks (recurring)", "retention",
+             {"start": w12.isoformat(), "end": end.isoformat(), "start_event": "app_opened",
+              "return_event": "app_opened", "interval": "week", "periods": 12, "type": "recurring"}),
+        Case("daily MRR, 1 year", "mrr", p365, 0.04, lambda fr: naive.mrr_daily(fr, d365, end), _same_columns("mrr")),
+        Case("monthly MRR movements, 13 months", "mrr_movements", p13m, 0.35,
+             lambda fr: naive.mrr_movements_monthly(fr, months, end),
+             _same_columns("start_mrr", "new", "expansion", "contraction", "churn", "reactivation", "end_mrr")),
+        Case("revenue by processor, 1 year", "revenue_by_processor", p365, 0.03,
+             lambda fr: naive.revenue_by_processor(fr, d365, end), _same_columns("revenue", "payments")),
+        Case("revenue trend + 7-day average, 1 year", "revenue_trend", p365, 0.03,
+             lambda fr: naive.revenue_trend(fr, d365, end), _same_columns("revenue", "revenue_ma7")),
+        Case("trial conversion (cohort, monthly), 13 months", "trial_conversion", p13m, None,
+             lambda fr: naive.trial_conversion_cohort(fr, months, end),
+             _same_columns("converted", "not_converted", "pending", "value")),
+    ]  # fmt: skip
+    covered = {c.metric for c in out}
+    defaults: dict[str, dict[str, Any]] = {
+        "dau_mau_summary": p90,
+        "engagement_segments": {"end": end.isoformat()},
+        "lifecycle": {**p90, "event": "app_opened"},
+        "session_metrics": p90,
+        "stickiness": {**p90, "event": "app_opened"},
+        "kpi_progress": {**p13m, "kpi": "mrr"},
+        "ltv": p13m,
+        "cohort_ltv": p365,
+        "cohort_mrr_retention": p365,
+        "revenue_by_plan": p365,
+    }
+    for spec in list_metrics():
+        if spec.name in covered:
+            continue
+        params = defaults.get(spec.name)
+        if params is None:  # the rest of the revenue metrics: month periods over 13 months, or days
+            params = (
+                dict(p13m)
+                if "interval" not in spec.params.model_fields
+                else {**p365, "interval": "day"}
+            )
+            if spec.params.model_fields.get("interval") and "period" in str(
+                spec.params.model_fields["interval"].annotation
+            ):
+                params = {**p13m, "interval": "month"}
+        out.append(Case(f"{spec.name}", spec.name, params))
+    return out
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median seconds of `runs` calls after one warm-up call (one call only when the warm-up is slow)."""
+    started = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - started
+    if first > SLOW_SECONDS:
+        return first, result
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples), result
+
+
+def last_event_day(duckdb_path: Path) -> date:
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        last = con.execute("SELECT MAX(timestamp) FROM events").fetchone()[0]
+    finally:
+        con.close()
+    return pd.Timestamp(last).tz_convert("UTC").date()
+
+
+def machine() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in out.splitlines()
+            if line.startswith("Model name")
+        )
+    except Exception:  # noqa: BLE001
+        model = platform.processor() or "unknown CPU"
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds:.2f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duckdb", default=str(DEFAULT_DUCKDB))
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated substrings of case labels")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-pandas", action="store_true")
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+
+    LOAD["start"] = os.getloadavg()[0]
+    duck_path = Path(args.duckdb)
+    end = last_event_day(duck_path)
+    todo = cases(end)
+    if args.only:
+        wanted = [w.strip().lower() for w in args.only.split(",")]
+        todo = [c for c in todo if any(w in c.label.lower() for w in wanted)]
+    engines = {"duckdb": SQLSource("duckdb", f"duckdb:///{duck_path}")}
+    if not args.no_postgres:
+        engines["postgresql"] = SQLSource("postgresql", args.postgres)
+
+    for case in todo:
+        for engine, source in engines.items():
+            try:
+                seconds, frame = timed(
+                    lambda s=source, c=case: run_metric(c.metric, s, c.params), args.runs
+                )
+            except Exception as exc:  # noqa: BLE001
+                seconds, frame = None, None
+                case.notes.append(
+                    f"{engine}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                )
+            case.results[engine] = seconds
+            if engine == "duckdb":
+                case.results["_frame"] = frame
+            print(f"{case.label:<48} {engine:<10} {fmt(seconds):>9}", flush=True)
+
+    # The cached repeat: the same metric through CachedSource on diskcache, after one miss.
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = QueryCache(DiskCacheBackend(Path(tmp) / "cache"), ttl=600)
+        fetcher = CachedSource(engines["duckdb"], cache, scope="bench")
+        for case in todo:
+            try:
+                run_metric(case.metric, fetcher, case.params)
+            except Exception:  # noqa: BLE001 - already reported above
+                continue
+            samples = []
+            for _ in range(max(args.runs, 5)):
+                started = time.perf_counter()
+                run_metric(case.metric, fetcher, case.params)
+                samples.append(time.perf_counter() - started)
+            case.results["cached"] = statistics.median(samples)
+        cache.backend.close()
+
+    load_seconds = None
+    if not args.no_pandas and any(c.naive for c in todo):
+        started = time.perf_counter()
+        raw = engines["duckdb"].engine.raw_connection()
+        try:
+            frames = naive.load_frames(raw.driver_connection)
+        finally:
+            raw.close()
+        load_seconds = time.perf_counter() - started
+        print(f"pandas: tables loaded from DuckDB in {load_seconds:.1f} s", flush=True)
+        for case in todo:
+            if case.naive is None:
+                continue
+            try:
+                seconds, result = timed(lambda c=case: c.naive(frames), args.runs)
+            except Exception as exc:  # noqa: BLE001
+                case.notes.append(f"pandas: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+                print(f"{case.label:<48} pandas failed: {exc!r}", flush=True)
+                continue
+            case.results["pandas"] = seconds
+            sql = case.results.get("_frame")
+            same = case.compare(sql, result) if (case.compare and sql is not None) else None
+            case.results["same"] = same
+            print(
+                f"{case.label:<48} {'pandas':<10} {fmt(seconds):>9}  same result: {same}",
+                flush=True,
+            )
+        del frames
+
+    LOAD["end"] = os.getloadavg()[0]
+    table = render(todo, engines, load_seconds)
+    print()
+    print(table)
+    if args.write_readme:
+        write_readme(table)
+
+
+def render(todo: list[Case], engines: dict[str, SQLSource], load_seconds: float | None) -> str:
+    header = "| metric | DuckDB | PostgreSQL | pandas (preloaded) | vs pandas (DuckDB / PG) | cached repeat | reference (DuckDB) | targets |"
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    for case in todo:
+        duck, pg = case.results.get("duckdb"), case.results.get("postgresql")
+        pdt, cached = case.results.get("pandas"), case.results.get("cached")
+        speedups = "–"
+        if pdt and duck:
+            speedups = f"{pdt / duck:.1f}×" + (f" / {pdt / pg:.1f}×" if pg else "")
+            if case.results.get("same") is False:
+                speedups += " (results differ!)"
+        met = []
+        if duck is not None:
+            met.append("<1 s ✓" if duck < 1 else "<1 s ✗")
+            if case.reference:
+                met.append("≤1.5× ref ✓" if duck <= 1.5 * case.reference else "≤1.5× ref ✗")
+            if pdt:
+                met.append("≥3× pandas ✓" if pdt >= 3 * duck else "≥3× pandas ✗")
+        if cached is not None:
+            met.append("cache <10 ms ✓" if cached < 0.01 else "cache <10 ms ✗")
+        lines.append(
+            f"| {case.label} | {fmt(duck)} | {fmt(pg) if 'postgresql' in engines else 'not run'} | {fmt(pdt)} | {speedups} "
+            f"| {fmt(cached)} | {fmt(case.reference)} | {', '.join(met)} |"
+        )
+    for case in todo:
+        for note in case.notes:
+            lines.append(f"\n- {case.label}: {note}")
+    if load_seconds is not None:
+        lines.append(
+            f"\npandas: loading the tables it needs from the DuckDB file took {load_seconds:.1f} s (not in the figures)."
+        )
+    return "\n".join(lines)
+
+
+def write_readme(table: str) -> None:
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    stamp = (
+        f"Measured {date.today().isoformat()} on {machine()} (`bench/bench_metrics.py`, medians of 3 warm "
+        f"runs; load average {LOAD['start']:.1f} at the start, {LOAD['end']:.1f} at the end).\n\n"
+    )
+    marker_start, marker_end = "<!-- bench_metrics:start -->", "<!-- bench_metrics:end -->"
+    block = f"{marker_start}\n{stamp}{table}\n{marker_end}"
+    if PLACEHOLDER in text:
+        text = text.replace(PLACEHOLDER, block)
+    elif marker_start in text:
+        before, rest = text.split(marker_start, 1)
+        after = rest.split(marker_end, 1)[1]
+        text = before + block + after
+    elif SECTION in text:
+        head, tail = text.split(SECTION, 1)
+        text = head + SECTION + "\n\n" + block + "\n" + tail
+    else:
+        text = text.rstrip() + f"\n\n{SECTION}\n\n{block}\n"
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
