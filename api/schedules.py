@@ -12,7 +12,8 @@
     POST   /api/schedules/<id>/pause            pause
     POST   /api/schedules/<id>/resume           resume from now on (missed runs are not sent)
     GET    /api/schedules/<id>/runs             run history, newest first, with per-recipient delivery
-    GET    /api/schedules/runs/<run>/files/<n>  a run's file (the links in e-mails and webhooks)
+    GET    /api/schedules/runs/<run>/files/<n>  a run's file (the links in e-mails and webhooks);
+                                                410 once deleted after the 7-day retention
 
 Input fields, validation and permissions: see engine/schedule_service.py. Errors: 400 with the
 field first in the message ("recipients.email[0]: 'x' is not an e-mail address"), 403 without the
@@ -125,6 +126,8 @@ def schedules_runs(schedule_id: int) -> Response:
 def schedules_run_file(run_id: int, name: str) -> Response:
     try:
         path, ctype = svc_schedules.download(services.current(), principal(), run_id, name)
+    except svc_schedules.RunFilePurged as exc:
+        raise ApiError(410, "gone", exc.user_message) from None
     except LookupError:
         raise ApiError(404, "not_found", f"No file {name!r} in run {run_id}.") from None
     return send_file(path, mimetype=ctype, as_attachment=True, download_name=path.name)
@@ -425,6 +428,7 @@ document(
                 },
             },
             **ERRORS,
+            "410": _ref_error(),  # deleted after the 7-day file retention
         },
     },
 )

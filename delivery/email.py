@@ -96,7 +96,7 @@ class EmailChannel:
     def build_message(self, bundle: Bundle, to: str) -> EmailMessage:
         """The MIME message for one recipient."""
         message = EmailMessage()
-        message["Subject"] = f"{bundle.schedule_name} — {bundle.period}"
+        message["Subject"] = f"{bundle.schedule_name} — {bundle.period_label}"
         message["From"] = self.config.sender
         message["To"] = to
         message["Date"] = formatdate(localtime=False)
@@ -107,7 +107,8 @@ class EmailChannel:
         total = sum(a.size for a in bundle.artifacts)
         attach = total <= self.max_attachment_bytes
         lines = [
-            f"Your scheduled report “{bundle.schedule_name}” ({bundle.report_ref}) for {bundle.period}.",
+            f"Your scheduled report “{bundle.schedule_name}” ({bundle.report_ref}) "
+            f"for {bundle.period_label}.",
             "",
         ]
         attached: list[str] = []

@@ -41,7 +41,7 @@ class PortalChannel:
                 item = PortalItem(
                     user_id=user_id,
                     run_id=bundle.run_id,
-                    title=f"{bundle.schedule_name} — {bundle.period}",
+                    title=f"{bundle.schedule_name} — {bundle.period_label}",
                     report_ref=bundle.report_ref,
                     files=[
                         {

@@ -84,7 +84,13 @@ def payload(bundle: Bundle, *, sent_at: int, delivery_id: str) -> dict[str, Any]
         "schedule": {"id": bundle.schedule_id, "name": bundle.schedule_name},
         "run": {"id": bundle.run_id, "due_at": bundle.due_at.isoformat()},
         "report": {"ref": bundle.report_ref, "params": dict(bundle.params)},
-        "period": bundle.period,
+        "period": bundle.period,  # the schedule's period key ("7d", "previous_month")
+        "period_label": bundle.period_label,  # "Nov 16 – Nov 22, 2026 (Europe/Berlin)"
+        "window": (
+            {"start": window.start.isoformat(), "end": window.end.isoformat()}
+            if (window := bundle.window) is not None
+            else None
+        ),
         "files": [
             {
                 "name": a.name,

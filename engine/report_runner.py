@@ -35,7 +35,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from engine.generate import WidgetResult, generate
 from engine.periods import PERIOD_DAYS, Window
 from engine.reports import find_report
 from engine.scheduler import check_cancelled, current_run
-from engine.schedules import Artifact, ScheduleError, as_utc, zone
+from engine.schedules import Artifact, ScheduleError, as_utc, period_window
 from engine.services import Services
 from security.policy import AccessDenied
 from security.users import load_principal
@@ -89,15 +89,9 @@ def schedule_window(
     """The complete days a run due at `due_at` reports on (see the module docstring)."""
     if period == "auto":
         period = auto_period(cron, default_period)
-    last = as_utc(due_at).astimezone(zone(timezone)).date() - timedelta(days=1)
-    if period == "previous_day":
-        return Window(last, last)
-    if period in PERIOD_DAYS:
-        return Window(last - timedelta(days=PERIOD_DAYS[period] - 1), last)
-    if period == "previous_month":
-        end = (last + timedelta(days=1)).replace(day=1) - timedelta(days=1)
-        return Window(end.replace(day=1), end)
-    raise ScheduleError(f"period {period!r}: expected one of {', '.join(PERIODS)}")
+    if period not in PERIODS:
+        raise ScheduleError(f"period {period!r}: expected one of {', '.join(PERIODS)}")
+    return period_window(period, due_at, timezone)
 
 
 def run_folder(instance: Path, schedule: Schedule, due_at: datetime) -> Path:

@@ -95,6 +95,21 @@ class FieldError(ScheduleError):
         self.field = field
 
 
+class RunFilePurged(LookupError):
+    """A run's file deleted by the retention purge (a 410): the run stays in the history."""
+
+    def __init__(self, name: str, purged_at: str | None) -> None:
+        super().__init__(name)
+        day = (purged_at or "")[:10]
+        self.user_message = (
+            f"{name!r} is no longer available: scheduled report files are kept for "
+            f"{audit.RETENTION['export_files'].days} days"
+            + (f" and this one was deleted on {day}" if day else "")
+            + ". The run is still listed in the schedule's history; run the schedule again for a "
+            "fresh copy."
+        )
+
+
 class ScheduleNotFound(LookupError):
     def __init__(self, schedule_id: int) -> None:
         super().__init__(schedule_id)
@@ -478,7 +493,10 @@ def as_dict(
     }
 
 
-def run_dict(run: ScheduleRun, *, deliveries: bool = True) -> dict[str, Any]:
+def run_dict(
+    run: ScheduleRun, *, deliveries: bool = True, users: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON of a run; `users` maps portal recipients' ids to usernames (`portal_users`)."""
     out = {
         "id": run.id,
         "schedule_id": run.schedule_id,
@@ -493,19 +511,40 @@ def run_dict(run: ScheduleRun, *, deliveries: bool = True) -> dict[str, Any]:
         "duration_ms": run.duration_ms,
         "files": [
             {k: f.get(k) for k in ("name", "content_type", "size", "sha256")}
-            | {"url": f"/api/schedules/runs/{run.id}/files/{f.get('name')}"}
+            | {
+                "url": f"/api/schedules/runs/{run.id}/files/{f.get('name')}",
+                "purged_at": f.get("purged_at"),
+            }
             for f in (run.files or [])
         ],
     }
     if deliveries:
-        out["deliveries"] = [delivery_dict(d) for d in run.deliveries]
+        out["deliveries"] = [delivery_dict(d, users) for d in run.deliveries]
     return out
 
 
-def delivery_dict(d: DeliveryAttempt) -> dict[str, Any]:
+def portal_users(session: Session, runs: list[ScheduleRun]) -> dict[str, str]:
+    """Usernames of the portal recipients (stored as user ids) of `runs`' deliveries."""
+    ids = {
+        int(d.recipient)
+        for r in runs
+        for d in r.deliveries
+        if d.channel == "portal" and d.recipient.isdigit()
+    }
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
+    return {str(i): name for i, name in rows}
+
+
+def delivery_dict(d: DeliveryAttempt, users: Mapping[str, str] | None = None) -> dict[str, Any]:
+    recipient = d.recipient
+    if d.channel == "portal" and recipient.isdigit() and users is not None:
+        # The owner's history is addressed by user id: show who that is.
+        recipient = users.get(recipient) or f"user #{recipient} (deleted)"
     return {
         "channel": d.channel,
-        "recipient": d.recipient,
+        "recipient": recipient,
         "state": d.state,
         "attempts": d.attempts,
         "error": d.error,
@@ -617,7 +656,8 @@ class Ops:
                 .offset((page - 1) * per_page)
                 .limit(per_page)
             ).all()
-            return [run_dict(r) for r in runs], int(total or 0)
+            users = portal_users(session, list(runs))
+            return [run_dict(r, users=users) for r in runs], int(total or 0)
 
     def _dict(self, session: Session, schedule: Schedule) -> dict[str, Any]:
         owner = (
@@ -766,7 +806,8 @@ def _last_runs(session: Session, ids: list[int]) -> dict[int, ScheduleRun]:
 
 def download(services: Services, principal: Principal, run_id: int, name: str):  # noqa: ANN201
     """(path, content type) of a run's file if `principal` may see it: they may read the schedule,
-    or the run is in their portal history. LookupError otherwise (a 404: nothing is revealed)."""
+    or the run is in their portal history. LookupError otherwise (a 404: nothing is revealed);
+    RunFilePurged (a 410) for a file of a run they may see that the retention purge deleted."""
     from pathlib import Path
 
     from store.models import PortalItem
@@ -789,6 +830,8 @@ def download(services: Services, principal: Principal, run_id: int, name: str): 
         if not allowed:
             raise LookupError(name)
         for f in run.files or []:
+            if f.get("name") == name and f.get("purged_at"):
+                raise RunFilePurged(name, str(f["purged_at"]))
             if f.get("name") == name:
                 path = Path(str(f.get("path")))
                 root = (services.settings.instance / "schedules").resolve()

@@ -22,6 +22,11 @@ Execution seam: the `Executor` protocol. The default `ThreadExecutor` runs runs 
 REPORT_CONCURRENT_LIMIT threads. A Celery executor (later) implements `submit` by sending the run id
 to a task that calls `Scheduler.execute(run_id)` in a worker; claiming and dispatching stay here.
 
+Retention: run files under `<instance>/schedules/` are deleted once older than the export-file
+retention (`security.audit.cutoff("export_files")`, 7 days); the runs stay in the history with their
+files marked `purged_at`, and their download links answer 410. The tick does this at most hourly
+(`purge_run_files`).
+
 Timeouts: Python threads cannot be killed. A render still going at the deadline has its run marked
 failed at once, its worker slot freed and its late output discarded; it is asked to stop through
 `current_run().cancelled` / `check_cancelled()`, which long renders should poll.
@@ -32,6 +37,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -40,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -63,6 +70,7 @@ from engine.schedules import (
     validate_cron,
     zone,
 )
+from security import audit
 from settings import Settings
 from store import Store
 from store.models import DeliveryAttempt, Schedule, ScheduleRun
@@ -76,6 +84,8 @@ CHANNEL_FLAGS = {
     "webhook": "WEBHOOK_DELIVERY_ENABLED",
     "storage": "STORAGE_DELIVERY_ENABLED",
 }
+FINAL_STATES = ("succeeded", "failed", "skipped")
+PURGE_EVERY = timedelta(hours=1)  # how often a tick deletes run files past their retention
 
 
 def utcnow() -> datetime:
@@ -294,6 +304,7 @@ class TickReport:
     skipped: list[int] = field(default_factory=list)  # runs recorded as skipped (misfires)
     started: list[int] = field(default_factory=list)  # runs handed to the executor
     expired: list[int] = field(default_factory=list)  # running runs whose worker was lost
+    purged: list[int] = field(default_factory=list)  # runs whose files passed their retention
 
 
 class Scheduler:
@@ -343,6 +354,7 @@ class Scheduler:
         self._postgres = store.engine.dialect.name == "postgresql"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_purge: datetime | None = None
 
     # -- background thread ------------------------------------------------------------------
 
@@ -397,6 +409,17 @@ class Scheduler:
             report.queued += queued
             report.skipped += skipped
         report.started = self._dispatch(now)
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY
+            try:
+                report.purged = purge_run_files(
+                    self.store,
+                    self.settings.instance,
+                    now,
+                    audit_enabled=self.settings.enable_audit_log,
+                )
+            except Exception:  # noqa: BLE001 - retention must never stop the runs
+                log.exception("purging old run files failed")
         return report
 
     def run_pending(self, now: datetime | None = None, timeout: float | None = 60) -> TickReport:
@@ -647,6 +670,7 @@ class Scheduler:
             params=dict(schedule.params or {}),
             links=links,
             owner_id=schedule.owner_id,
+            report_timezone=self.settings.report_timezone,
         )
         with self.store.session() as session:
             rows = [
@@ -723,6 +747,69 @@ class Scheduler:
             log.warning(
                 "run %s was no longer running when it finished (%s)", run_id, outcome.get("state")
             )
+
+
+def purge_run_files(
+    store: Store, instance: Path, now: datetime, *, audit_enabled: bool = True
+) -> list[int]:
+    """Delete the files of runs that finished before the export-file retention cutoff (7 days).
+
+    The runs stay (the history); each of their files is marked `purged_at`, so its download link
+    answers 410 instead of 404. Only files inside `<instance>/schedules/` are deleted (storage
+    deliveries are the recipient's copies). Folders there that belong to no run (a deleted schedule,
+    a render outside the scheduler) go too once they are older than the cutoff. Returns the ids of
+    the runs whose files were purged now."""
+    now = as_utc(now)
+    before = audit.cutoff("export_files", now)
+    root = (Path(instance) / "schedules").resolve()
+    purged: list[int] = []
+    with store.session() as session:
+        old = session.execute(
+            select(ScheduleRun.id, ScheduleRun.files).where(
+                ScheduleRun.state.in_(FINAL_STATES), ScheduleRun.finished_at < before
+            )
+        ).all()
+        for run_id, files in old:
+            if not files or all(f.get("purged_at") for f in files):
+                continue
+            for f in files:
+                path = Path(str(f.get("path") or ""))
+                if f.get("path") and path.resolve().is_relative_to(root):
+                    path.unlink(missing_ok=True)
+            _remove_dir(root / str(run_id), root)
+            marked = [
+                f if f.get("purged_at") else {**f, "purged_at": now.isoformat()} for f in files
+            ]
+            session.execute(
+                update(ScheduleRun)
+                .where(ScheduleRun.id == run_id)
+                .values(files=marked)
+                .execution_options(synchronize_session=False)
+            )
+            purged.append(run_id)
+        known = {str(i) for i in session.scalars(select(ScheduleRun.id)).all()}
+    if root.is_dir():
+        for folder in root.iterdir():
+            mtime = datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+            if folder.is_dir() and folder.name not in known and mtime < before:
+                _remove_dir(folder, root)
+    if purged:
+        log.info("purged the files of %d run(s) older than %s", len(purged), before.isoformat())
+        audit.record(
+            store,
+            principal=None,
+            username="system",
+            action="schedule.purge_files",
+            target="schedule_runs",
+            detail={"runs": len(purged), "before": before.isoformat()},
+            enabled=audit_enabled,
+        )
+    return purged
+
+
+def _remove_dir(folder: Path, root: Path) -> None:
+    if folder.is_dir() and folder.resolve().is_relative_to(root) and folder.resolve() != root:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _safe_error(exc: BaseException, fallback: str) -> str:

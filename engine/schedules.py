@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from engine.periods import PERIOD_DAYS, Window
+
 FREQUENCIES = ("daily", "weekly", "monthly")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Runs missed while no scheduler was running: the latest one still runs if it is at most this late.
@@ -117,16 +119,38 @@ class Bundle:
     params: Mapping[str, Any] = field(default_factory=dict)
     links: Mapping[str, str] = field(default_factory=dict)
     owner_id: int | None = None
+    # The zone the report's days are cut in (REPORT_TIMEZONE); the schedule's zone when unknown.
+    report_timezone: str | None = None
 
     @property
     def period(self) -> str:
-        """The report's period parameter (e.g. '7d'), or the due day when the report has none."""
+        """The report's period parameter (e.g. '7d'), or the due day when the report has none:
+        the machine-readable key, for webhook receivers."""
         value = self.params.get("period")
         return (
             str(value)
             if value
             else self.due_at.astimezone(ZoneInfo(self.timezone)).date().isoformat()
         )
+
+    @property
+    def window(self) -> Window | None:
+        """The days the run reports on, or None for a period this module does not know."""
+        try:
+            return period_window(self.period, self.due_at, self.timezone)
+        except ScheduleError:
+            return None
+
+    @property
+    def period_label(self) -> str:
+        """The period for people: 'Nov 16 – Nov 22, 2026 (Europe/Berlin)', 'October 2026 (UTC)'.
+
+        A report whose owner's role caps the window shows the cut days in the file itself."""
+        window = self.window
+        if window is None:
+            local = self.due_at.astimezone(ZoneInfo(self.timezone)).date()
+            window = Window(local, local)
+        return f"{window_text(window)} ({self.report_timezone or self.timezone})"
 
 
 @dataclass(frozen=True)
@@ -178,6 +202,37 @@ def data_hash(artifacts: Iterable[Artifact]) -> str:
     """One hash for all files of a run (names and content), independent of their order."""
     parts = sorted(f"{a.name}\0{a.fingerprint or a.sha256}" for a in artifacts)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def period_window(period: str, due_at: datetime, timezone: str) -> Window:
+    """The complete days a run due at `due_at` reports on, for a resolved period (not `auto`):
+    `previous_day`, `7d`/`30d`/`90d` (days ending the day before) or `previous_month`; the due
+    day is read on the schedule's wall clock (`timezone`). A date 'YYYY-MM-DD' is that day."""
+    last = as_utc(due_at).astimezone(zone(timezone)).date() - timedelta(days=1)
+    if period == "previous_day":
+        return Window(last, last)
+    if period in PERIOD_DAYS:
+        return Window(last - timedelta(days=PERIOD_DAYS[period] - 1), last)
+    if period == "previous_month":
+        end = (last + timedelta(days=1)).replace(day=1) - timedelta(days=1)
+        return Window(end.replace(day=1), end)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
+        day = datetime.strptime(period, "%Y-%m-%d").date()
+        return Window(day, day)
+    raise ScheduleError(f"period {period!r}: not a schedule period")
+
+
+def window_text(window: Window) -> str:
+    """'Nov 22, 2026', 'Nov 16 – Nov 22, 2026', 'Dec 28, 2025 – Jan 3, 2026' or 'October 2026'."""
+    start, end = window.start, window.end
+    if start == end:
+        return f"{start:%b %-d, %Y}"
+    next_day = end + timedelta(days=1)
+    if start.day == 1 and next_day.day == 1 and (start.year, start.month) == (end.year, end.month):
+        return f"{start:%B %Y}"
+    if start.year == end.year:
+        return f"{start:%b %-d} – {end:%b %-d, %Y}"
+    return f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,20 +8,21 @@ API); callbacks only read the form, call it, and draw what it returns.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
 from engine import services
 from engine.report_runner import PERIOD_LABELS, PERIODS
-from engine.schedule_service import FieldError, Ops, ScheduleNotFound, preview
+from engine.schedule_service import REDACTED, FieldError, Ops, ScheduleNotFound, preview
 from engine.schedules import WEEKDAYS, ScheduleError
 from engine.templates import builtin_dashboards
 from security.policy import AccessDenied
@@ -79,8 +80,14 @@ class IDS:
     FILTERS = "sched-form-filters"
     FORMATS = "sched-form-formats"
     EMAILS = "sched-form-emails"
+    WEBHOOKS = "sched-form-webhooks"  # the list of webhook rows
+    WEBHOOK_ADD = "sched-form-webhook-add"
+    # One row per webhook, dict ids {"type": ..., "index": <row key>}:
+    WEBHOOK_ROW = "sched-form-webhook-row"
     WEBHOOK_URL = "sched-form-webhook-url"
     WEBHOOK_SECRET = "sched-form-webhook-secret"
+    WEBHOOK_REMOVE = "sched-form-webhook-remove"
+    KEPT = "sched-form-kept"  # recipients the form does not edit (portal users), kept on save
     STORAGE = "sched-form-storage"
     ONLY_CHANGED = "sched-form-only-changed"
     PREVIEW = "sched-form-preview"
@@ -109,11 +116,10 @@ FIELD_IDS = (
     IDS.FILTERS,
     IDS.FORMATS,
     IDS.EMAILS,
-    IDS.WEBHOOK_URL,
-    IDS.WEBHOOK_SECRET,
     IDS.STORAGE,
     IDS.ONLY_CHANGED,
 )
+FORM_CHANNELS = ("email", "webhook", "storage")  # the recipient channels the form edits
 DEFAULTS: dict[str, Any] = {
     IDS.REPORT: "revenue_overview",
     IDS.NAME: "",
@@ -129,8 +135,6 @@ DEFAULTS: dict[str, Any] = {
     IDS.FILTERS: "",
     IDS.FORMATS: ["pdf"],
     IDS.EMAILS: "",
-    IDS.WEBHOOK_URL: "",
-    IDS.WEBHOOK_SECRET: "",
     IDS.STORAGE: "",
     IDS.ONLY_CHANGED: False,
 }
@@ -283,28 +287,25 @@ def _form() -> dbc.Card:
                             md=4,
                         ),
                         _group(
-                            "Webhook URL",
-                            dbc.Input(id=IDS.WEBHOOK_URL, placeholder="https://…"),
-                            md=3,
-                        ),
-                        _group(
-                            "Webhook signing secret",
-                            dbc.Input(
-                                id=IDS.WEBHOOK_SECRET,
-                                type="password",
-                                placeholder="kept unchanged when empty",
-                            ),
-                            md=2,
-                        ),
-                        _group(
                             "Storage folders",
                             dbc.Input(
                                 id=IDS.STORAGE, placeholder="finance/weekly or s3://bucket/x"
                             ),
-                            md=3,
+                            md=4,
                         ),
                     ]
                 ),
+                html.Div("Webhooks", className="small fw-semibold mb-1"),
+                html.Div(id=IDS.WEBHOOKS, children=[]),
+                dbc.Button(
+                    "Add webhook",
+                    id=IDS.WEBHOOK_ADD,
+                    size="sm",
+                    color="secondary",
+                    outline=True,
+                    className="mb-2",
+                ),
+                html.Div(id=IDS.KEPT, className="small text-secondary mb-1"),
                 html.P(
                     "Every run also appears in your report history. Times follow the time zone's "
                     "wall clock across daylight-saving changes.",
@@ -353,8 +354,65 @@ def layout(**_params: Any) -> html.Div:
 # Form <-> input
 
 
-def _form_input(values: dict[str, Any]) -> dict[str, Any]:
-    """The schedule input (engine/schedule_service.py) of the form's values."""
+def webhook_row(url: str = "", *, has_secret: bool = False, key: str | None = None) -> dbc.Row:
+    """One webhook of the form: its URL, its signing secret (never sent to the browser: an empty
+    field keeps the stored one) and a remove button."""
+    key = key or uuid.uuid4().hex[:12]
+    return dbc.Row(
+        [
+            dbc.Col(
+                dbc.Input(
+                    id={"type": IDS.WEBHOOK_URL, "index": key},
+                    value=url,
+                    placeholder="https://…",
+                    size="sm",
+                ),
+                md=6,
+            ),
+            dbc.Col(
+                dbc.Input(
+                    id={"type": IDS.WEBHOOK_SECRET, "index": key},
+                    value="",
+                    type="password",
+                    placeholder="secret set: kept when empty" if has_secret else "signing secret",
+                    size="sm",
+                ),
+                md=4,
+            ),
+            dbc.Col(
+                dbc.Button(
+                    "Remove",
+                    id={"type": IDS.WEBHOOK_REMOVE, "index": key},
+                    size="sm",
+                    color="danger",
+                    outline=True,
+                ),
+                md=2,
+            ),
+        ],
+        id={"type": IDS.WEBHOOK_ROW, "index": key},
+        className="g-2 mb-2 sched-webhook",
+    )
+
+
+def _webhooks_input(urls: list[str | None], secrets: list[str | None]) -> list[dict[str, str]]:
+    """The form's webhook rows as recipients; an empty (or redacted) secret is left out, so the
+    service keeps the secret that URL already has."""
+    hooks = []
+    for url, secret in zip(urls, secrets, strict=False):
+        if not (url or "").strip():
+            continue
+        hook = {"url": url.strip()}
+        if secret and secret != REDACTED:
+            hook["secret"] = secret
+        hooks.append(hook)
+    return hooks
+
+
+def _form_input(
+    values: dict[str, Any], webhooks: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The schedule input (engine/schedule_service.py) of the form's values and webhook rows."""
     frequency = values[IDS.FREQUENCY] or "weekly"
     data: dict[str, Any] = {
         "report": values[IDS.REPORT],
@@ -384,11 +442,8 @@ def _form_input(values: dict[str, Any]) -> dict[str, Any]:
     recipients: dict[str, Any] = {}
     if (values[IDS.EMAILS] or "").strip():
         recipients["email"] = values[IDS.EMAILS]
-    if (values[IDS.WEBHOOK_URL] or "").strip():
-        hook = {"url": values[IDS.WEBHOOK_URL].strip()}
-        if values[IDS.WEBHOOK_SECRET]:
-            hook["secret"] = values[IDS.WEBHOOK_SECRET]
-        recipients["webhook"] = [hook]
+    if webhooks:
+        recipients["webhook"] = list(webhooks)
     if (values[IDS.STORAGE] or "").strip():
         recipients["storage"] = values[IDS.STORAGE]
     data["recipients"] = recipients
@@ -401,8 +456,6 @@ def _form_values(schedule: dict[str, Any] | None) -> dict[str, Any]:
     if schedule is None:
         return values
     recipients = schedule.get("recipients") or {}
-    hooks = recipients.get("webhook") or []
-    hook = hooks[0] if hooks else {}
     values.update(
         {
             IDS.REPORT: schedule["report"],
@@ -419,13 +472,38 @@ def _form_values(schedule: dict[str, Any] | None) -> dict[str, Any]:
             IDS.FILTERS: json.dumps(schedule["filters"]) if schedule.get("filters") else "",
             IDS.FORMATS: schedule.get("formats") or [],
             IDS.EMAILS: ", ".join(recipients.get("email") or []),
-            IDS.WEBHOOK_URL: hook.get("url", "") if isinstance(hook, dict) else str(hook),
-            IDS.WEBHOOK_SECRET: "",
             IDS.STORAGE: ", ".join(recipients.get("storage") or []),
             IDS.ONLY_CHANGED: bool(schedule.get("only_if_changed")),
         }
     )
     return values
+
+
+def webhook_rows(schedule: dict[str, Any] | None) -> list[dbc.Row]:
+    """The form's webhook rows for a schedule (all of its webhooks), or one empty row."""
+    rows = []
+    for hook in ((schedule or {}).get("recipients") or {}).get("webhook") or []:
+        if isinstance(hook, dict):
+            rows.append(
+                webhook_row(str(hook.get("url") or ""), has_secret=bool(hook.get("secret")))
+            )
+        else:
+            rows.append(webhook_row(str(hook)))
+    return rows or [webhook_row()]
+
+
+def kept_recipients(schedule: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """The recipients of channels the form does not edit (portal users): saved unchanged."""
+    recipients = (schedule or {}).get("recipients") or {}
+    return {k: list(v) for k, v in recipients.items() if k not in FORM_CHANNELS and v}
+
+
+def _kept_note(schedule: dict[str, Any] | None) -> str:
+    kept = kept_recipients(schedule)
+    if not kept:
+        return ""
+    listed = "; ".join(f"{channel}: {', '.join(map(str, v))}" for channel, v in kept.items())
+    return f"Also delivered to recipients set through the API, kept unchanged ({listed})."
 
 
 def _message(exc: Exception) -> str:
@@ -501,22 +579,52 @@ def open_or_close_form(_new: int | None, _cancel: int | None) -> Any:
     Output(IDS.FORM, "style"),
     Output(IDS.FORM_TITLE, "children"),
     Output(IDS.ERROR, "is_open", allow_duplicate=True),
+    Output(IDS.WEBHOOKS, "children"),
+    Output(IDS.KEPT, "children"),
     [Output(i, "value") for i in FIELD_IDS],
     Input(IDS.EDITING, "data"),
     prevent_initial_call=True,
 )
 def fill_form(editing: dict[str, Any] | None) -> Any:
+    unchanged = [no_update] * (len(FIELD_IDS) + 2)
     if not editing:
-        return {"display": "none"}, no_update, False, *[no_update] * len(FIELD_IDS)
+        return {"display": "none"}, no_update, False, *unchanged
     schedule = None
     if editing.get("id") is not None:
         try:
             schedule = _ops().get(int(editing["id"]))
         except (ScheduleNotFound, AccessDenied):
-            return {"display": "none"}, no_update, False, *[no_update] * len(FIELD_IDS)
+            return {"display": "none"}, no_update, False, *unchanged
     values = _form_values(schedule)
     title = f"Edit “{schedule['name']}”" if schedule else "New schedule"
-    return {}, title, False, *[values[i] for i in FIELD_IDS]
+    hooks, kept = webhook_rows(schedule), _kept_note(schedule)
+    return {}, title, False, hooks, kept, *[values[i] for i in FIELD_IDS]
+
+
+@callback(
+    Output(IDS.WEBHOOKS, "children", allow_duplicate=True),
+    Input(IDS.WEBHOOK_ADD, "n_clicks"),
+    Input({"type": IDS.WEBHOOK_REMOVE, "index": ALL}, "n_clicks"),
+    State(IDS.WEBHOOKS, "children"),
+    prevent_initial_call=True,
+)
+def update_webhooks(_add: int | None, removes: list[int | None], rows: list[Any] | None) -> Any:
+    """Add an empty webhook row, or remove the row whose button was clicked."""
+    trigger = ctx.triggered_id
+    if trigger == IDS.WEBHOOK_ADD:
+        patched = Patch()
+        patched.append(webhook_row())
+        return patched
+    if isinstance(trigger, dict) and any(removes or []):
+        key = trigger["index"]
+        return [r for r in rows or [] if _row_key(r) != key]
+    return no_update
+
+
+def _row_key(row: Any) -> Any:
+    """The `index` of a webhook row, given as a component or as its JSON from the browser."""
+    ident = row.get("props", {}).get("id") if isinstance(row, dict) else getattr(row, "id", None)
+    return ident.get("index") if isinstance(ident, dict) else None
 
 
 @callback(
@@ -531,15 +639,28 @@ def fill_form(editing: dict[str, Any] | None) -> Any:
     Input(IDS.SAVE, "n_clicks"),
     State(IDS.EDITING, "data"),
     State(IDS.VERSION, "data"),
+    State({"type": IDS.WEBHOOK_URL, "index": ALL}, "value"),
+    State({"type": IDS.WEBHOOK_SECRET, "index": ALL}, "value"),
     [State(i, "value") for i in FIELD_IDS],
     prevent_initial_call=True,
 )
-def save(_n: int | None, editing: dict[str, Any] | None, version: int, *values: Any) -> Any:
+def save(
+    _n: int | None,
+    editing: dict[str, Any] | None,
+    version: int,
+    webhook_urls: list[str | None],
+    webhook_secrets: list[str | None],
+    *values: Any,
+) -> Any:
     try:
-        data = _form_input(dict(zip(FIELD_IDS, values, strict=True)))
+        hooks = _webhooks_input(webhook_urls or [], webhook_secrets or [])
+        data = _form_input(dict(zip(FIELD_IDS, values, strict=True)), hooks)
         ops = _ops()
         if editing and editing.get("id") is not None:
-            saved = ops.update(int(editing["id"]), data, partial=True)
+            schedule_id = int(editing["id"])
+            # Channels the form does not show (portal users) are kept as they are stored.
+            data["recipients"].update(kept_recipients(ops.get(schedule_id)))
+            saved = ops.update(schedule_id, data, partial=True)
             verb = "saved"
         else:
             saved = ops.create(data)
@@ -727,7 +848,13 @@ def render_history(selected: int | None, _version: int, _tick: int | None) -> An
             for d in run["deliveries"]
         ]
         files = [
-            html.A(f["name"], href=f["url"], className="d-block small", target="_blank")
+            html.Span(
+                f"{f['name']} (deleted after the retention period)",
+                className="d-block small text-secondary text-decoration-line-through",
+                title=f"Deleted on {f['purged_at'][:10]}",
+            )
+            if f.get("purged_at")
+            else html.A(f["name"], href=f["url"], className="d-block small", target="_blank")
             for f in run["files"]
         ]
         took = f"{run['duration_ms'] / 1000:.1f} s" if run["duration_ms"] is not None else "—"

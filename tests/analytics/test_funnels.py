@@ -306,7 +306,7 @@ def test_funnel_breakdown_by_a_dollar_property_like_browser(warehouse):
     frame = run(url, "funnel_breakdown", steps=STEPS, breakdown="$browser", **JANUARY)
     counts = dict(
         zip(
-            zip(column(frame, "breakdown"), column(frame, "step")),
+            zip(column(frame, "breakdown"), column(frame, "step"), strict=True),
             column(frame, "count"),
             strict=True,
         )

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -18,6 +18,8 @@ from delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signatur
 from engine.generate import generate
 from engine.report_runner import schedule_window
 from engine.reports import find_report
+from engine.scheduler import purge_run_files
+from engine.schedules import window_text
 from engine.services import Services
 from security.users import load_principal
 from store.models import AuditLog, ScheduleRun, User
@@ -300,7 +302,7 @@ def test_run_now_emails_the_revenue_report_and_signs_the_webhook(
         ("email", "finance@example.com"): "sent",
         ("email", "ceo@example.com"): "sent",
         ("webhook", f"{webhook_server.url}/hook"): "sent",
-        ("portal", "1"): "sent",
+        ("portal", "admin"): "sent",  # the owner's report history, shown by username
     }
 
     mine = [m for m in smtp_server.messages if m["X-Nexpo-Run"] == str(run_id)]
@@ -357,7 +359,12 @@ def test_run_now_emails_the_revenue_report_and_signs_the_webhook(
     )
     payload = json.loads(hook.body)
     assert {f["name"] for f in payload["files"]} == {csv_name, xlsx_name}
-    assert payload["period"] == "7d" and message["Subject"] == "Revenue for finance — 7d"
+    # The period for people (the days in REPORT_TIMEZONE) and the machine-readable key.
+    label = f"{window_text(window)} ({svc.settings.report_timezone})"
+    assert message["Subject"] == f"Revenue for finance — {label}"
+    assert f"for {label}." in message.get_body(("plain",)).get_content()
+    assert payload["period"] == "7d" and payload["period_label"] == label
+    assert payload["window"] == {"start": str(window.start), "end": str(window.end)}
 
     # The download link of each file works for the owner, not for a viewer.
     url = run["files"][0]["url"]
@@ -418,3 +425,39 @@ def test_owner_who_lost_access_gets_a_clear_failure(app):
     assert run["state"] == "failed"
     assert run["error"].startswith("the schedule's owner 'mona' may no longer schedule this report")
     assert isinstance(datetime.fromisoformat(run["finished_at"].replace("Z", "+00:00")), datetime)
+
+
+def test_a_file_past_its_retention_answers_410_and_its_run_stays(app, admin):
+    svc = services_of(app)
+    sid = admin.post("/api/schedules", json={**WEEKLY, "name": "Retention"}).get_json()["id"]
+    now = datetime.now(UTC)
+    with svc.store.session() as session:
+        run = ScheduleRun(
+            schedule_id=sid,
+            due_at=now - timedelta(days=9),
+            trigger="manual",
+            state="succeeded",
+            finished_at=now - timedelta(days=8),
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        folder = svc.settings.instance / "schedules" / str(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "revenue.csv"
+        path.write_text("month,mrr\n")
+        run.files = [{"name": "revenue.csv", "content_type": "text/csv", "path": str(path)}]
+    url = f"/api/schedules/runs/{run_id}/files/revenue.csv"
+    assert admin.get(url).status_code == 200
+
+    assert run_id in purge_run_files(svc.store, svc.settings.instance, now)
+
+    gone = admin.get(url)
+    assert gone.status_code == 410 and not path.exists()
+    body = gone.get_json()
+    assert body["error"] == "gone"
+    assert "kept for 7 days" in body["message"] and "still listed" in body["message"]
+    assert client_for(app, "viewer").get(url).status_code == 404  # nothing revealed
+    [listed] = [r for r in admin.get(f"/api/schedules/{sid}/runs").get_json()["items"]]
+    assert listed["id"] == run_id and listed["state"] == "succeeded"
+    assert listed["files"][0]["purged_at"] is not None

@@ -31,7 +31,8 @@ def test_email_arrives_with_the_csv_attached(smtp_server, tmp_path):
     [message] = smtp_server.messages
     assert smtp_server.envelopes == [("reports@nexpo.test", ["ana@example.com"])]
     assert message["To"] == "ana@example.com"
-    assert message["Subject"] == "Weekly revenue — 7d"
+    # Due Mon 30 Mar 2026 09:00 Berlin: the 7 complete days before, read in Berlin.
+    assert message["Subject"] == "Weekly revenue — Mar 23 – Mar 29, 2026 (Europe/Berlin)"
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "revenue.csv"
     assert attachment.get_content_type() == "text/csv"

@@ -48,7 +48,11 @@ def test_portal_records_the_run_in_the_users_history_once(store, tmp_path):
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(PortalItem)) == 1
         item = s.scalar(select(PortalItem))
-        assert (item.user_id, item.run_id, item.title) == (user_id, run_id, "Weekly revenue — 7d")
+        assert (item.user_id, item.run_id, item.title) == (
+            user_id,
+            run_id,
+            "Weekly revenue — Mar 23 – Mar 29, 2026 (Europe/Berlin)",
+        )
         assert item.files[0]["name"] == "revenue.csv"
     with pytest.raises(PortalDeliveryError, match="no user 'bob'"):
         channel.send(bundle, Recipient("portal", "bob"))

@@ -50,6 +50,8 @@ def test_webhook_receives_a_payload_whose_signature_verifies(webhook_server, tmp
     assert body["run"] == {"id": 42, "due_at": "2026-03-30T07:00:00+00:00"}
     assert body["report"]["ref"] == "revenue_analytics"
     assert body["period"] == "7d"
+    assert body["period_label"] == "Mar 23 – Mar 29, 2026 (Europe/Berlin)"
+    assert body["window"] == {"start": "2026-03-23", "end": "2026-03-29"}
     assert body["files"] == [
         {
             "name": "revenue.csv",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -118,7 +119,7 @@ def test_weekly_schedule_created_previewed_run_and_delivered(scheduling_app, pag
     history = page.locator("#sched-history-table").inner_text()
     assert "succeeded" in history and "manual" in history
     assert "revenue-overview_" in history and ".csv" in history and ".xlsx" in history
-    assert "portal → 1" in history
+    assert "portal → admin" in history  # the owner's report history, by username
     page.screenshot(path=str(ARTIFACTS / "schedules-run-history.png"), full_page=True)
 
     # The e-mail really arrived, with the report attached.
@@ -127,11 +128,64 @@ def test_weekly_schedule_created_previewed_run_and_delivered(scheduling_app, pag
         time.sleep(0.1)
     [message] = smtp_server.messages
     assert message["To"] == "finance@example.com"
-    assert message["Subject"] == "Weekly revenue for finance — 7d"
+    # The 7 days before the run, for people: "Weekly revenue for finance — Nov 16 – Nov 22, 2026 (…)"
+    assert re.fullmatch(
+        r"Weekly revenue for finance — [A-Z][a-z]{2} \d{1,2}(, \d{4})? – [A-Z][a-z]{2} \d{1,2}, "
+        r"\d{4} \([\w/]+\)",
+        message["Subject"],
+    ), message["Subject"]
     attachments = {p.get_filename(): p.get_content() for p in message.iter_attachments()}
     name = next(n for n in attachments if n.endswith(".csv"))
     text = attachments[name]
     text = text.decode() if isinstance(text, bytes) else text
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["# Report: Revenue overview"]
+    assert page.console_errors == []
+
+
+def test_editing_a_schedule_keeps_all_of_its_webhooks(scheduling_app, page):
+    sign_in(page, scheduling_app, "admin", next_path="/schedules")
+    page.wait_for_selector("#schedules-page")
+    page.click("#sched-new")
+    page.wait_for_selector("#sched-form-name", state="visible")
+    page.fill("#sched-form-name", "Two hooks")
+    page.get_by_label("Daily").check()
+    page.click("#sched-form-webhook-add")
+    rows = page.locator(".sched-webhook")
+    rows.nth(1).wait_for()
+    for i, host in enumerate(("a", "b")):
+        rows.nth(i).locator("input").nth(0).fill(f"https://{host}.example.com/hook")
+        rows.nth(i).locator("input").nth(1).fill(f"secret-{host}-123")
+    page.click("#sched-form-save")
+    row = page.locator("#sched-table tbody tr").filter(has_text="Two hooks")
+    row.wait_for()
+    assert "2 webhook" in row.inner_text()
+
+    # Edit: both webhooks are in the form, secrets are not; saving keeps both (and the secrets).
+    row.get_by_role("button", name="Edit").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.sched-webhook').length === 2"
+        " && document.querySelector('#sched-form-name').value === 'Two hooks'"
+    )
+    urls = [rows.nth(i).locator("input").nth(0).input_value() for i in range(2)]
+    assert urls == ["https://a.example.com/hook", "https://b.example.com/hook"]
+    assert [rows.nth(i).locator("input").nth(1).input_value() for i in range(2)] == ["", ""]
+    page.fill("#sched-form-name", "Two hooks, renamed")
+    page.click("#sched-form-save")
+    row = page.locator("#sched-table tbody tr").filter(has_text="Two hooks, renamed")
+    row.wait_for()
+    assert "2 webhook" in row.inner_text()
+    assert page.locator("#sched-form-error").is_hidden()
+
+    # Removing a row removes that webhook only.
+    row.get_by_role("button", name="Edit").click()
+    page.wait_for_function("() => document.querySelectorAll('.sched-webhook').length === 2")
+    rows.nth(0).get_by_role("button", name="Remove").click()
+    page.wait_for_function("() => document.querySelectorAll('.sched-webhook').length === 1")
+    assert rows.nth(0).locator("input").nth(0).input_value() == "https://b.example.com/hook"
+    page.click("#sched-form-save")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#sched-table tbody tr')].some("
+        "r => r.innerText.includes('Two hooks, renamed') && r.innerText.includes('1 webhook'))"
+    )
     assert page.console_errors == []

@@ -109,6 +109,10 @@ def test_weekly_revenue_arrives_once_by_email_webhook_storage_and_portal(
     )
     body = json.loads(hook.body)
     assert body["run"]["due_at"] == "2026-03-30T07:00:00+00:00" and body["period"] == "7d"
+    # The days for people, in the zone the report cuts them in (REPORT_TIMEZONE).
+    label = f"Mar 23 – Mar 29, 2026 ({scheduler.settings.report_timezone})"
+    assert body["period_label"] == label
+    assert message["Subject"] == f"Weekly revenue — {label}"
     assert body["files"][0]["url"].startswith("https://reports.example/runs/")
 
     stored = list((tmp_path / "deliveries" / "finance").rglob("revenue_analytics.csv"))
