@@ -8,7 +8,7 @@ import plotly.io as pio
 PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#64748b"]
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
-pio.templates["nexpo"] = go.layout.Template(
+_NEXPO = go.layout.Template(
     layout=go.Layout(
         font={"family": FONT, "size": 12, "color": "#1f2937"},
         colorway=PALETTE,
@@ -21,4 +21,7 @@ pio.templates["nexpo"] = go.layout.Template(
         hoverlabel={"font": {"family": FONT}},
     )
 )
-pio.templates.default = "plotly_white+nexpo"
+# Merged once: a "plotly_white+nexpo" default would be merged again by every go.Figure (~50-110 ms
+# a figure, most of a widget request's time; bench/README.md "Dashboards").
+pio.templates["nexpo"] = pio.templates.merge_templates(pio.templates["plotly_white"], _NEXPO)
+pio.templates.default = "nexpo"

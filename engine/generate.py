@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +102,37 @@ def generate(
             for w in spec.widgets
         ]
         return [f.result() for f in futures]
+
+
+def prefetch(
+    spec: DashboardSpec,
+    window: Window,
+    principal: Principal,
+    services: Services,
+    *,
+    resource: Resource | None = None,
+    filters: Filters | None = None,
+) -> bool:
+    """Start every widget of `spec` in a background thread, to fill the query cache; True if started.
+
+    A dashboard page calls this while it builds its layout: the browser asks for each widget in
+    its own request only after the page has rendered (and at most 6 at a time per host), so
+    without it the queries start ~0.3 s late and the last widgets wait for the first ones. The
+    widgets' own requests then join the running queries (single-flight) or read the cache; the
+    results computed here are dropped. Only with the query cache on: without it a finished
+    prefetch would not be reused and every query would run twice.
+    """
+    if not services.sources.cache.enabled:
+        return False
+
+    def run() -> None:
+        try:
+            generate(spec, window, principal, services, resource=resource, filters=filters)
+        except Exception:  # an error is the widget's own request's to report
+            log.debug("prefetch of %s failed", spec.key, exc_info=True)
+
+    threading.Thread(target=run, name=f"prefetch-{spec.key}", daemon=True).start()
+    return True
 
 
 def generate_widget(
@@ -215,12 +247,16 @@ def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
             if "interval" in get_metric(widget.metric).params.model_fields
             else {}
         )
-        current = run_metric(widget.metric, source, {**params, **whole})
-        previous = run_metric(
-            widget.metric,
-            source,
-            {**params, "start": window.previous.start, "end": window.previous.end, **whole},
-        )
+        # The two windows are independent queries: run the previous one alongside.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="card-previous") as pool:
+            previous_future = pool.submit(
+                run_metric,
+                widget.metric,
+                source,
+                {**params, "start": window.previous.start, "end": window.previous.end, **whole},
+            )
+            current = run_metric(widget.metric, source, {**params, **whole})
+            previous = previous_future.result()
         result.value = _scalar(current, column)
         result.previous = _scalar(previous, column)
     else:
