@@ -162,7 +162,11 @@ def test_editing_a_schedule_keeps_all_of_its_webhooks(scheduling_app, page):
     assert "2 webhook" in row.inner_text()
 
     # Edit: both webhooks are in the form, secrets are not; saving keeps both (and the secrets).
+    # The saved form is hidden with what was typed still in it: wait for it to close, then for
+    # the edit to open it again, filled from the service.
+    page.wait_for_selector("#sched-form", state="hidden")
     row.get_by_role("button", name="Edit").click()
+    page.wait_for_selector("#sched-form", state="visible")
     page.wait_for_function(
         "() => document.querySelectorAll('.sched-webhook').length === 2"
         " && document.querySelector('#sched-form-name').value === 'Two hooks'"
@@ -178,7 +182,9 @@ def test_editing_a_schedule_keeps_all_of_its_webhooks(scheduling_app, page):
     assert page.locator("#sched-form-error").is_hidden()
 
     # Removing a row removes that webhook only.
+    page.wait_for_selector("#sched-form", state="hidden")
     row.get_by_role("button", name="Edit").click()
+    page.wait_for_selector("#sched-form", state="visible")
     page.wait_for_function("() => document.querySelectorAll('.sched-webhook').length === 2")
     rows.nth(0).get_by_role("button", name="Remove").click()
     page.wait_for_function("() => document.querySelectorAll('.sched-webhook').length === 1")
