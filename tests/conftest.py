@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from demo.schema import load_frames
+from store import Store, init_store
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -61,6 +62,19 @@ def pg_database(pg_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     with _fresh_pg_database(pg_server) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated metadata store, once on SQLite and once on the real PostgreSQL."""
+    url = (
+        f"sqlite:///{tmp_path / 'meta.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_database")
+    )
+    s = init_store(url)
+    yield s
+    s.dispose()
 
 
 @pytest.fixture

@@ -9,21 +9,8 @@ from sqlalchemy import func, select
 
 from delivery.portal import PortalChannel, PortalDeliveryError
 from engine.schedules import Recipient
-from store import init_store
 from store.models import PortalItem, Schedule, ScheduleRun, User
 from tests.delivery.helpers import make_bundle
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path / 'meta.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_database")
-    )
-    s = init_store(url)
-    yield s
-    s.dispose()
 
 
 def test_portal_records_the_run_in_the_users_history_once(store, tmp_path):

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,39 +36,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served_app(tmp_path_factory: pytest.TempPathFactory, demo_warehouse: str) -> Iterator[str]:
-    """`python app.py` on a free port with a fresh instance folder and the demo warehouse."""
+@contextmanager
+def serve_app(instance: Path, warehouse_url: str, **env: str) -> Iterator[str]:
+    """`python app.py` on a free port with `instance`, the warehouse and extra `env` settings;
+    yields its base URL once /health answers, and stops it afterwards."""
     port = free_port()
-    instance = tmp_path_factory.mktemp("served-instance")
-    env = {
+    instance.mkdir(parents=True, exist_ok=True)
+    full_env = {
         **os.environ,
         "INSTANCE_PATH": str(instance),
-        "WAREHOUSE_URL": demo_warehouse,
+        "WAREHOUSE_URL": warehouse_url,
         "PORT": str(port),
         "LOG_LEVEL": "warning",
+        **env,
     }
-    log = (instance / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited early: {(instance / 'server.log').read_text()[-2000:]}")
+    log_path = instance / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"],
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError(
+                        f"app did not start: {log_path.read_text()[-2000:]}"
+                    ) from None
+                time.sleep(0.2)
         try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not answer /health within 60 s")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory: pytest.TempPathFactory, demo_warehouse: str) -> Iterator[str]:
+    """The app with a fresh instance folder and the demo warehouse, for the whole session."""
+    with serve_app(tmp_path_factory.mktemp("served-instance"), demo_warehouse) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

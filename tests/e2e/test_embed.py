@@ -11,11 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +20,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from settings import PROJECT_ROOT
-from tests.e2e.conftest import ARTIFACTS, free_port
+from tests.e2e.conftest import ARTIFACTS, free_port, serve_app
 
 pytestmark = pytest.mark.e2e
 
@@ -50,35 +45,11 @@ def host(host_dir: Path) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def embed_app(tmp_path_factory, demo_warehouse: str, host: int) -> Iterator[tuple[str, Path]]:
     """The app served with EMBED_ALLOWED_ORIGINS = the host page's origin."""
-    port = free_port()
     instance = tmp_path_factory.mktemp("embed-instance")
-    env = {
-        **os.environ,
-        "INSTANCE_PATH": str(instance),
-        "WAREHOUSE_URL": demo_warehouse,
-        "PORT": str(port),
-        "LOG_LEVEL": "warning",
-        "EMBED_ALLOWED_ORIGINS": f"http://localhost:{host}",
-    }
-    log = (instance / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError((instance / "server.log").read_text()[-2000:]) from None
-            time.sleep(0.2)
-    yield base, instance
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with serve_app(
+        instance, demo_warehouse, EMBED_ALLOWED_ORIGINS=f"http://localhost:{host}"
+    ) as base:
+        yield base, instance
 
 
 def embed_link(base: str, instance: Path, dashboard: str = "revenue_overview") -> dict:

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import openpyxl
 import pytest
 
-from settings import PROJECT_ROOT
-from tests.e2e.conftest import ARTIFACTS, free_port, sign_in
+from tests.e2e.conftest import ARTIFACTS, serve_app, sign_in
 
 pytestmark = pytest.mark.e2e
 DASHBOARD = "/dashboards/revenue_overview"
@@ -75,27 +69,10 @@ def test_a_widget_menu_exports_only_that_widget(served_app, page, tmp_path):
 @pytest.fixture(scope="module")
 def small_app(tmp_path_factory, demo_warehouse) -> Iterator[str]:
     """The app served with REPORT_MAX_ROWS=5, so the daily revenue (30 rows) is truncated."""
-    port = free_port()
-    instance = tmp_path_factory.mktemp("small-max-rows")
-    env = {**os.environ, "INSTANCE_PATH": str(instance), "WAREHOUSE_URL": demo_warehouse,
-           "PORT": str(port), "LOG_LEVEL": "warning", "REPORT_MAX_ROWS": "5"}  # fmt: skip
-    log = (instance / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((instance / "server.log").read_text()[-2000:])
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with serve_app(
+        tmp_path_factory.mktemp("small-max-rows"), demo_warehouse, REPORT_MAX_ROWS="5"
+    ) as base:
+        yield base
 
 
 def test_a_truncated_export_says_so_in_the_ui(small_app, page, tmp_path):

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from settings import PROJECT_ROOT
 from tests.delivery.servers import smtp_server_fixture  # noqa: F401 - fixture
-from tests.e2e.conftest import ARTIFACTS, free_port, sign_in
+from tests.e2e.conftest import ARTIFACTS, serve_app, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,46 +20,16 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def scheduling_app(tmp_path, demo_warehouse, smtp_server) -> Iterator[str]:
     """`python app.py` with its scheduler ticking every second and e-mail going to aiosmtpd."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "WAREHOUSE_URL": demo_warehouse,
-        "PORT": str(port),
-        "LOG_LEVEL": "warning",
-        "SCHEDULER_ENABLED": "true",
-        "SCHEDULER_TICK_SECONDS": "1",
-        "SCHEDULER_EXECUTOR": "threads",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_server.port),
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited early: {log_path.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            raise RuntimeError("app did not answer /health within 60 s")
-        try:
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with serve_app(
+        tmp_path / "instance",
+        demo_warehouse,
+        SCHEDULER_ENABLED="true",
+        SCHEDULER_TICK_SECONDS="1",
+        SCHEDULER_EXECUTOR="threads",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+    ) as base:
+        yield base
 
 
 def _choose(page, dropdown_id: str, text: str) -> None:

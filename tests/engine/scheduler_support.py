@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from engine.schedules import Artifact, Bundle, DeliveryResult, Recipient
 from settings import Settings
-from store import init_store
 from store.models import Schedule
 
 
@@ -85,17 +82,3 @@ def make_settings(instance: Path, **env: str) -> Settings:
     }
     values.update({k.upper(): v for k, v in env.items()})
     return Settings.from_env(values)
-
-
-@pytest.fixture(
-    name="store", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def store_fixture(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path / 'meta.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_database")
-    )
-    s = init_store(url)
-    yield s
-    s.dispose()

@@ -17,20 +17,7 @@ from engine.dashboards import (
 from engine.spec import DashboardSpec, GridPosition, WidgetSpec
 from security.policy import AccessDenied
 from security.users import create_user
-from store import init_store
 from store.models import AuditLog, DashboardVersion
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path / 'meta.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_database")
-    )
-    s = init_store(url)
-    yield s
-    s.dispose()
 
 
 @pytest.fixture

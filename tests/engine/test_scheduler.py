@@ -27,7 +27,6 @@ from tests.engine.scheduler_support import (  # noqa: F401
     Collect,
     CsvReport,
     make_settings,
-    store_fixture,
     utc,
 )
 

@@ -22,7 +22,7 @@ from delivery.webhook import verify_signature
 from engine.scheduler import Scheduler, create_schedule, history
 from store.models import PortalItem, Schedule, User
 from tests.delivery.servers import SmtpServer, smtp_server_fixture, webhook_server_fixture  # noqa: F401 - fixtures
-from tests.engine.scheduler_support import Clock, CsvReport, make_settings, store_fixture, utc  # noqa: F401
+from tests.engine.scheduler_support import Clock, CsvReport, make_settings, utc
 
 SECRET = "whsec-e2e"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)

@@ -17,7 +17,6 @@ from tests.engine.scheduler_support import (  # noqa: F401
     Clock,
     Collect,
     make_settings,
-    store_fixture,
     utc,
 )
 

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from security.users import Principal
-from store import Store, init_store
+from store import Store
 from store.models import User
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    url = (
-        f"sqlite:///{tmp_path / 'meta.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_database")
-    )
-    s = init_store(url)
-    yield s
-    s.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import pytest
 from sqlalchemy import inspect, select
 
-from store import init_store
 from store.models import (
     ApiToken,
     AuditLog,
@@ -15,18 +14,6 @@ from store.models import (
     Template,
     User,
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path / 'meta.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_database")
-    )
-    s = init_store(url)
-    yield s
-    s.dispose()
 
 
 def test_migrations_create_every_table(store):
