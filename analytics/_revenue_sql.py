@@ -10,7 +10,7 @@ from typing import Literal
 
 import pandas as pd
 
-from analytics._product_sql import fast_day_index
+from analytics._product_sql import fast_day_index, instant
 from analytics.filters import current_filter, customer_condition
 from datasources.base import Fetcher, Query
 
@@ -24,6 +24,15 @@ from datasources.base import Fetcher, Query
 _ACT_END = """(CASE WHEN s.status IN ('canceled', 'unpaid')
                        THEN COALESCE(s.ended_at, s.canceled_at, lp.last_paid_end, s.started_at)
                        ELSE s.ended_at END)"""
+# Only these subscriptions need the last paid period (a join over every invoice costs more than
+# the rest of the segments).
+_DATELESS_ENDED = """SELECT id FROM subscriptions
+                                      WHERE status IN ('canceled', 'unpaid')
+                                        AND ended_at IS NULL AND canceled_at IS NULL"""
+# Test accounts are few: excluding them as `NOT IN` a small set is cheaper than joining every row
+# to customers (customers.id is the primary key, never NULL, so NOT IN is safe).
+TEST_CUSTOMERS = "SELECT id FROM customers WHERE is_test"
+TEST_INVOICES = "SELECT ti.id FROM invoices AS ti JOIN customers AS tc ON tc.id = ti.customer_id WHERE tc.is_test"
 
 
 def at_tz(expr: str) -> str:
@@ -41,13 +50,14 @@ live AS (
         SELECT s.id AS subscription_id, s.customer_id, s.status,
                GREATEST(s.started_at, s.trial_end) AS act_from_ts, {_ACT_END} AS act_to_ts
         FROM subscriptions AS s
-        JOIN customers AS c ON c.id = s.customer_id
         LEFT JOIN (
             SELECT subscription_id, MAX(period_end) AS last_paid_end
-            FROM invoices WHERE status = 'paid' AND total_minor > 0
+            FROM invoices
+            WHERE status = 'paid' AND total_minor > 0
+              AND subscription_id IN ({_DATELESS_ENDED})
             GROUP BY subscription_id
         ) AS lp ON lp.subscription_id = s.id
-        WHERE NOT COALESCE(c.is_test, FALSE)
+        WHERE s.customer_id NOT IN ({TEST_CUSTOMERS})
           AND s.status IN ('active', 'past_due', 'canceled', 'unpaid', 'paused')
           AND {customer_condition(current_filter(), "s.customer_id")}
     ) AS raw
@@ -106,25 +116,36 @@ first_paid AS (
 
 
 # Collected revenue: succeeded payments net of refunds, on the local day of the payment; a
-# payment whose status is 'refunded' without a refunded amount counts as fully refunded.
-def payments_cte(day: Callable[[str], str] = at_tz) -> str:
-    """PAYMENTS_CTE with `day(expr)` as the local-date conversion."""
+# payment whose status is 'refunded' without a refunded amount counts as fully refunded. Payments
+# of test customers (through their invoice) are excluded; a payment without an invoice is kept.
+# Only the customer variant joins invoices (a join of every payment costs 3x the rest).
+def payments_cte(day: Callable[[str], str] = at_tz, *, with_customer: bool = False) -> str:
+    """PAYMENTS_CTE (or PAYMENTS_CUSTOMER_CTE) with `day(expr)` as the local-date conversion."""
+    condition = customer_condition(current_filter(), "fi.customer_id")
+    kept = (
+        ""
+        if condition == "TRUE"
+        else f"AND p.invoice_id IN (SELECT fi.id FROM invoices AS fi WHERE {condition})"
+    )
+    customer = ", i.customer_id" if with_customer else ""
+    join = "LEFT JOIN invoices AS i ON i.id = p.invoice_id" if with_customer else ""
     return f"""
 pay AS (
-    SELECT p.id AS payment_id, p.invoice_id, i.customer_id, p.processor,
+    SELECT p.id AS payment_id, p.invoice_id, p.processor{customer},
            {day("p.created_at")} AS d,
            CAST(CASE WHEN p.status = 'succeeded' THEN p.amount_minor - COALESCE(p.refunded_minor, 0)
                      ELSE p.amount_minor - COALESCE(p.refunded_minor, p.amount_minor)
                 END AS DOUBLE PRECISION) AS net
     FROM payments AS p
-    LEFT JOIN invoices AS i ON i.id = p.invoice_id
-    LEFT JOIN customers AS c ON c.id = i.customer_id
-    WHERE p.status IN ('succeeded', 'refunded') AND NOT COALESCE(c.is_test, FALSE)
-      AND {customer_condition(current_filter(), "i.customer_id")}
-)"""
+    {join}
+    WHERE p.status IN ('succeeded', 'refunded')
+      AND (p.invoice_id IS NULL OR p.invoice_id NOT IN ({TEST_INVOICES}))
+      {kept}
+)"""  # fmt: skip
 
 
 PAYMENTS_CTE = payments_cte()
+PAYMENTS_CUSTOMER_CTE = payments_cte(with_customer=True)
 
 Unit = Literal["day", "week", "month", "period"]
 
@@ -237,10 +258,24 @@ def fast_day(tz: str) -> Callable[[str], str]:
     return day
 
 
+def local_day(source: Fetcher, tz: str) -> Callable[[str], str]:
+    """The `day(expr)` local-date conversion to use in `source`: the fast one on DuckDB."""
+    return fast_day(tz) if getattr(source, "dialect", None) == "duckdb" else at_tz
+
+
+def instant_lit(day: date, tz: str) -> str:
+    """The instant local `day` starts in `tz`, as a TIMESTAMPTZ literal (built from a `date` only).
+
+    Comparing a raw timestamp column with it keeps the filter sargable (index, zone maps).
+    """
+    start = instant(day, tz).astimezone(UTC)
+    return f"CAST('{start.isoformat(sep=' ')}' AS TIMESTAMP WITH TIME ZONE)"
+
+
 def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
     """Run one query in the source.
 
-    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE) inside `sql` are swapped for their
+    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE, PAYMENTS_CUSTOMER_CTE) inside `sql` are swapped for their
     fast-local-date versions (same values; DuckDB's ICU `AT TIME ZONE` dominates those queries).
     """
     fast = getattr(source, "dialect", None) == "duckdb" and "tz" in params
@@ -248,7 +283,12 @@ def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
         # The shared CTEs are rebuilt here: faster local dates on DuckDB, and the active filter
         # (analytics/filters.py) on every engine.
         day = fast_day(str(params["tz"])) if fast else at_tz
-        for text, build in ((SEGMENTS_CTES, segments_ctes), (PAYMENTS_CTE, payments_cte)):
+        builders = (
+            (SEGMENTS_CTES, segments_ctes),
+            (PAYMENTS_CTE, payments_cte),
+            (PAYMENTS_CUSTOMER_CTE, lambda d: payments_cte(d, with_customer=True)),
+        )
+        for text, build in builders:
             if text in sql:
                 sql = sql.replace(text, build(day))
     return source.fetch(Query(sql, params))

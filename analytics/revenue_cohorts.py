@@ -108,7 +108,7 @@ def cohort_ltv(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     first_month = params.start.replace(day=1)
     end = rs.lit(params.end)
     sql = f"""
-WITH {rs.PAYMENTS_CTE},
+WITH {rs.PAYMENTS_CUSTOMER_CTE},
 {_grid_sql(params)},
 members AS (
     SELECT customer_id, cohort FROM (

@@ -18,6 +18,7 @@ Days are local days in params.timezone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -30,23 +31,36 @@ from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
 from datasources.base import Fetcher
 
+# The instant a trial is decided as not converted (NULL: converted or still pending).
+_FAILED_AT = """(CASE WHEN c.paid_at IS NOT NULL THEN NULL
+                       WHEN t.canceled_at < t.trial_end THEN LEAST(t.ended_at, t.trial_end)
+                       WHEN t.ended_at IS NOT NULL THEN GREATEST(t.ended_at, t.trial_end)
+                       WHEN t.status IN ('paused', 'incomplete_expired', 'canceled', 'unpaid')
+                           THEN t.trial_end
+                  END)"""
 
-def outcome_ctes() -> str:
-    """The trials of kept accounts and their outcomes (the active filter applied)."""
-    return OUTCOME_CTES.replace(
-        "/*accounts*/", customer_condition(current_filter(), "s.customer_id")
+
+def outcome_ctes(
+    day: Callable[[str], str] = rs.at_tz, *, since: str | None = None, until: str | None = None
+) -> str:
+    """The trials of kept accounts and their outcomes (the active filter applied).
+
+    Args:
+        day: the local-date conversion (`rs.local_day(source, tz)`).
+        since, until: TIMESTAMPTZ literals (`rs.instant_lit`); only trials that started in
+            [since, until) are read, when given.
+    """
+    started = "".join(
+        f" AND s.trial_start {op} {bound}" for op, bound in ((">=", since), ("<", until)) if bound
     )
-
-
-OUTCOME_CTES = """
+    return f"""
 trials AS (
     SELECT s.id, s.status, s.trial_end, s.canceled_at, s.ended_at,
-           CAST((s.trial_start AT TIME ZONE :tz) AS DATE) AS start_d,
-           CAST((s.trial_end AT TIME ZONE :tz) AS DATE) AS end_d
+           {day("s.trial_start")} AS start_d, {day("s.trial_end")} AS end_d
     FROM subscriptions AS s
-    JOIN customers AS c ON c.id = s.customer_id
-    WHERE NOT COALESCE(c.is_test, FALSE) AND s.trial_start IS NOT NULL AND s.trial_end IS NOT NULL
-      AND /*accounts*/
+    WHERE s.customer_id NOT IN ({rs.TEST_CUSTOMERS})
+      AND s.trial_start IS NOT NULL AND s.trial_end IS NOT NULL{started}
+      AND {customer_condition(current_filter(), "s.customer_id")}
 ),
 conv AS (
     SELECT t.id, MIN(i.paid_at) AS paid_at
@@ -58,13 +72,8 @@ conv AS (
 ),
 outcome AS (
     SELECT t.id, t.start_d, t.end_d,
-           CAST((c.paid_at AT TIME ZONE :tz) AS DATE) AS conv_d,
-           CAST(((CASE WHEN c.paid_at IS NOT NULL THEN NULL
-                       WHEN t.canceled_at < t.trial_end THEN LEAST(t.ended_at, t.trial_end)
-                       WHEN t.ended_at IS NOT NULL THEN GREATEST(t.ended_at, t.trial_end)
-                       WHEN t.status IN ('paused', 'incomplete_expired', 'canceled', 'unpaid')
-                           THEN t.trial_end
-                  END) AT TIME ZONE :tz) AS DATE) AS fail_d
+           {day("c.paid_at")} AS conv_d,
+           {day(_FAILED_AT)} AS fail_d
     FROM trials AS t
     LEFT JOIN conv AS c ON c.id = t.id
 )"""
@@ -99,9 +108,12 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
     """
     items = rs.periods(params.start, params.end, params.interval)
     end = rs.lit(params.end)
+    day = rs.local_day(source, params.timezone)
+    until = rs.instant_lit(params.end + timedelta(days=1), params.timezone)
     if params.method == "cohort":
+        since = rs.instant_lit(items[0].start, params.timezone)
         sql = f"""
-WITH {outcome_ctes()},
+WITH {outcome_ctes(day, since=since, until=until)},
 {rs.periods_cte(items)}
 SELECT p.period_start,
        SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
@@ -117,7 +129,7 @@ ORDER BY p.period_start"""
             for p in items
         )
         sql = f"""
-WITH {outcome_ctes()},
+WITH {outcome_ctes(day, until=until)},
 windows(period_start, lo, hi) AS (VALUES {rows}),
 flags AS (
     SELECT w.period_start,
