@@ -105,11 +105,8 @@ delta AS (
 
 SEGMENTS_CTES = segments_ctes()
 
-# Net change of each customer's MRR per local day, and the day each customer first had MRR > 0.
-CUSTOMER_CTES = """
-cday AS (
-    SELECT customer_id, d, SUM(delta) AS delta FROM delta GROUP BY customer_id, d
-),
+# The day each customer first had MRR > 0.
+FIRST_PAID_CTE = """
 first_paid AS (
     SELECT customer_id, MIN(fd) AS first_d FROM seg GROUP BY customer_id
 )"""

@@ -103,18 +103,18 @@ def snapshot_series(source: Fetcher, params: SnapshotParams, *, customers: bool)
     paying_cols = ""
     paying_join = ""
     if customers:
+        # Per delta row, q = the customer's running MRR after it and q - delta before it; the
+        # change of "is paying" summed over a day telescopes to (paying after the day) - (paying
+        # before it) whatever the order of that day's rows, so no per-day grouping is needed.
         paying_ctes = f""",
-{rs.CUSTOMER_CTES},
-flags AS (
-    SELECT customer_id, d,
-           CASE WHEN SUM(delta) OVER (PARTITION BY customer_id ORDER BY d
-                                      ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS f
-    FROM cday WHERE d <= {rs.lit(end)}
-),
 pay_delta AS (
-    SELECT GREATEST(d, {rs.lit(start)}) AS d, SUM(f - prev_f) AS dp
-    FROM (SELECT d, f, COALESCE(LAG(f) OVER (PARTITION BY customer_id ORDER BY d), 0) AS prev_f
-          FROM flags) AS x
+    SELECT GREATEST(d, {rs.lit(start)}) AS d, SUM(change) AS dp
+    FROM (
+        SELECT d, CASE WHEN SUM(delta) OVER w > 0 THEN 1 ELSE 0 END
+                  - CASE WHEN SUM(delta) OVER w - delta > 0 THEN 1 ELSE 0 END AS change
+        FROM delta WHERE d <= {rs.lit(end)}
+        WINDOW w AS (PARTITION BY customer_id ORDER BY d ROWS UNBOUNDED PRECEDING)
+    ) AS x
     GROUP BY 1
 )"""
         paying_cols = ", CAST(SUM(COALESCE(c.dp, 0)) OVER (ORDER BY s.d ROWS UNBOUNDED PRECEDING) AS BIGINT) AS paying"
@@ -151,9 +151,12 @@ ORDER BY d"""
 def movement_table(source: Fetcher, params: PeriodParams, interval: rs.Unit) -> pd.DataFrame:
     """Customer-level snapshot-diff MRR movements per period (METRICS.md A.1.1), in one query.
 
-    Each customer's daily MRR changes are summed per period; a running sum per customer over
-    periods gives q (MRR at t1) and q - change gives p (MRR at t0). Customers with no change in a
-    period have p = q and no movement, so only changed (customer, period) pairs are classified.
+    Each customer's MRR changes are summed per period; a running sum per customer over periods
+    gives q (MRR at t1) and q - change gives p (MRR at t0). Customers with no change in a period
+    have p = q and no movement, so only changed (customer, period) pairs are classified. A
+    customer's first period with a change is the period of their first MRR (their first segment
+    starts it), so "new" (first MRR inside the period) versus "reactivation" needs no join: the
+    same window gives the first period.
 
     Args:
         source: where the warehouse lives.
@@ -169,29 +172,28 @@ def movement_table(source: Fetcher, params: PeriodParams, interval: rs.Unit) -> 
     opening = items[0].d0
     sql = f"""
 WITH {rs.SEGMENTS_CTES},
-{rs.CUSTOMER_CTES},
 {rs.periods_cte(items, with_opening=True)},
 cbucket AS (
     SELECT customer_id, GREATEST({rs.trunc("d", interval, params.start)}, {rs.lit(opening)}) AS b, SUM(delta) AS delta
-    FROM cday WHERE d <= {rs.lit(params.end)}
+    FROM delta WHERE d <= {rs.lit(params.end)}
     GROUP BY 1, 2
 ),
-cpath AS (
-    SELECT customer_id, b, delta,
-           SUM(delta) OVER (PARTITION BY customer_id ORDER BY b ROWS UNBOUNDED PRECEDING) AS q
-    FROM cbucket
-),
 moves AS (
-    SELECT m.b, m.q - m.delta AS p, m.q, f.first_d
-    FROM cpath AS m
-    JOIN first_paid AS f ON f.customer_id = m.customer_id
+    SELECT b, q - delta AS p, q, first_b
+    FROM (
+        SELECT b, delta,
+               SUM(delta) OVER w AS q,
+               MIN(b) OVER w AS first_b
+        FROM cbucket
+        WINDOW w AS (PARTITION BY customer_id ORDER BY b ROWS UNBOUNDED PRECEDING)
+    ) AS path
 ),
 agg AS (
     SELECT b,
            SUM(q - p) AS dmrr,
            SUM(CASE WHEN q > 0 THEN 1 ELSE 0 END - CASE WHEN p > 0 THEN 1 ELSE 0 END) AS dpaying,
-           SUM(CASE WHEN p = 0 AND q > 0 AND first_d >= b THEN q ELSE 0 END) AS new,
-           SUM(CASE WHEN p = 0 AND q > 0 AND first_d < b THEN q ELSE 0 END) AS reactivation,
+           SUM(CASE WHEN p = 0 AND q > 0 AND first_b = b THEN q ELSE 0 END) AS new,
+           SUM(CASE WHEN p = 0 AND q > 0 AND first_b < b THEN q ELSE 0 END) AS reactivation,
            SUM(CASE WHEN p > 0 AND q > p THEN q - p ELSE 0 END) AS expansion,
            SUM(CASE WHEN p > 0 AND q > 0 AND q < p THEN q - p ELSE 0 END) AS contraction,
            SUM(CASE WHEN p > 0 AND q = 0 THEN -p ELSE 0 END) AS churn,

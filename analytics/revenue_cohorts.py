@@ -50,7 +50,7 @@ def cohort_mrr_retention(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     end = rs.lit(params.end)
     sql = f"""
 WITH {rs.SEGMENTS_CTES},
-{rs.CUSTOMER_CTES},
+{rs.FIRST_PAID_CTE},
 {_grid_sql(params)},
 members AS (
     SELECT customer_id, first_d, {rs.trunc("first_d", _MONTH)} AS cohort
@@ -67,7 +67,7 @@ base AS (
 mdelta AS (
     SELECT m.cohort, {rs.trunc("x.d", _MONTH)} AS month_start, SUM(x.delta) AS delta
     FROM members AS m
-    JOIN cday AS x ON x.customer_id = m.customer_id
+    JOIN delta AS x ON x.customer_id = m.customer_id
     WHERE x.d <= {end}
     GROUP BY 1, 2
 )
