@@ -113,34 +113,34 @@ def revenue_by_plan(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     sql = f"""
 WITH {rs.SEGMENTS_CTES},
 {rs.PAYMENTS_CTE},
-inv AS (
-    SELECT i.id AS invoice_id, i.subscription_id, COALESCE(i.period_start, i.created_at) AS at
-    FROM invoices AS i
-    WHERE i.id IN (SELECT invoice_id FROM pay
-                   WHERE d BETWEEN {rs.lit(params.start)} AND {end})
+inv_net AS (
+    SELECT invoice_id, SUM(net) AS net FROM pay
+    WHERE d BETWEEN {rs.lit(params.start)} AND {end}
+    GROUP BY invoice_id
 ),
 alloc AS (
     SELECT v.invoice_id, it.plan_id,
            CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(it.quantity, 1) AS w
-    FROM inv AS v
+    FROM inv_net AS v
+    JOIN invoices AS i ON i.id = v.invoice_id
     JOIN subscription_items AS it
-      ON it.subscription_id = v.subscription_id
-     AND (it.valid_from IS NULL OR it.valid_from <= v.at)
-     AND (it.valid_to IS NULL OR it.valid_to > v.at)
+      ON it.subscription_id = i.subscription_id
+     AND (it.valid_from IS NULL OR it.valid_from <= COALESCE(i.period_start, i.created_at))
+     AND (it.valid_to IS NULL OR it.valid_to > COALESCE(i.period_start, i.created_at))
     JOIN plans AS p ON p.id = it.plan_id
 ),
-shares AS (
-    SELECT invoice_id, plan_id,
-           CASE WHEN SUM(w) OVER (PARTITION BY invoice_id) > 0
-                THEN w / SUM(w) OVER (PARTITION BY invoice_id)
-                ELSE CAST(1 AS DOUBLE PRECISION) / COUNT(*) OVER (PARTITION BY invoice_id) END AS share
-    FROM alloc
+totals AS (
+    SELECT invoice_id, SUM(w) AS w, COUNT(*) AS n FROM alloc GROUP BY invoice_id
 ),
 by_plan AS (
-    SELECT s.plan_id, SUM(y.net * COALESCE(s.share, 1)) AS revenue
-    FROM pay AS y LEFT JOIN shares AS s ON s.invoice_id = y.invoice_id
-    WHERE y.d BETWEEN {rs.lit(params.start)} AND {end}
-    GROUP BY s.plan_id
+    SELECT a.plan_id,
+           SUM(v.net * CASE WHEN a.plan_id IS NULL THEN 1
+                            WHEN t.w > 0 THEN a.w / t.w
+                            ELSE CAST(1 AS DOUBLE PRECISION) / t.n END) AS revenue
+    FROM inv_net AS v
+    LEFT JOIN alloc AS a ON a.invoice_id = v.invoice_id
+    LEFT JOIN totals AS t ON t.invoice_id = v.invoice_id
+    GROUP BY a.plan_id
 ),
 plan_mrr AS (
     SELECT plan_id, SUM(amount) AS mrr FROM seg
