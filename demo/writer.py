@@ -22,6 +22,12 @@ INDEXES: dict[str, list[tuple[str, ...]]] = {
     "invoices": [("customer_id",), ("subscription_id",)],
     "payments": [("created_at",), ("invoice_id",)],
 }
+# Covering columns of some of those indexes: the funnels and trends read person_id of the rows of
+# (event, time range); with it in the index those reads are index-only scans (224k index entries
+# instead of walking 2.5M heap rows for a 90-day funnel at --scale large).
+INCLUDE: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
+    ("events", ("event", "timestamp")): ("person_id",),
+}
 META_TABLE = "warehouse_meta"
 # DuckDB: the ART index behind events' primary key costs ~20 s and ~700 MB at 10M rows and no
 # metric uses it; uuids are unique by construction (and tested), so the DuckDB file skips it.
@@ -140,7 +146,11 @@ def _write_postgres(
                 for columns in INDEXES.get(table, []):
                     name = f"ix_{table}_{'_'.join(columns)}"
                     cols = ", ".join(f'"{c}"' for c in columns)
-                    cur.execute(f'CREATE INDEX "{name}" ON "{table}" ({cols})')
+                    include = ", ".join(f'"{c}"' for c in INCLUDE.get((table, columns), ()))
+                    cur.execute(
+                        f'CREATE INDEX "{name}" ON "{table}" ({cols})'
+                        + (f" INCLUDE ({include})" if include else "")
+                    )
             cur.execute(f'DROP TABLE IF EXISTS "{META_TABLE}"')
             if meta:
                 cur.execute(f'CREATE TABLE "{META_TABLE}" (key TEXT PRIMARY KEY, value TEXT)')

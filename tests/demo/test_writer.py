@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from demo.schema import TABLES
-from demo.writer import INDEXES, META_TABLE, WarehouseTargetError, write_warehouse
+from demo.writer import INCLUDE, INDEXES, META_TABLE, WarehouseTargetError, write_warehouse
 
 
 def _duckdb_counts(path: Path) -> dict[str, int]:
@@ -89,12 +90,14 @@ def test_postgresql_warehouse_matches_duckdb_and_has_the_metric_indexes(
                 name: conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()
                 for name in TABLES
             }
-            indexes = {
-                (row.tablename, row.indexdef.split("(", 1)[1].rstrip(")").replace('"', ""))
-                for row in conn.execute(
-                    text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")
-                )
-            }
+            indexes = {}
+            for row in conn.execute(
+                text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+            ):
+                found = re.search(r"\(([^)]*)\)(?: INCLUDE \(([^)]*)\))?$", row.indexdef)
+                assert found, row.indexdef
+                key = (row.tablename, found.group(1).replace('"', ""))
+                indexes[key] = (found.group(2) or "").replace('"', "")
             revenue = conn.execute(text("SELECT sum(amount_paid_minor) FROM invoices")).scalar_one()
             props = conn.execute(
                 text("SELECT count(*) FROM events WHERE properties ? 'utm_source'")
@@ -114,6 +117,9 @@ def test_postgresql_warehouse_matches_duckdb_and_has_the_metric_indexes(
     for table, index_list in INDEXES.items():
         for columns in index_list:
             assert (table, ", ".join(columns)) in indexes, (table, columns)
+            covering = ", ".join(INCLUDE.get((table, columns), ()))
+            assert indexes[(table, ", ".join(columns))] == covering, (table, columns)
+    assert indexes[("events", "event, timestamp")] == "person_id"
     assert ("events", "uuid") in indexes  # the primary key, added after the COPY
     assert int(revenue) == int(tiny["invoices"]["amount_paid_minor"].sum())
     assert props == len(tiny["events"])
