@@ -119,34 +119,33 @@ first_paid AS (
 # Collected revenue: succeeded payments net of refunds, on the local day of the payment; a
 # payment whose status is 'refunded' without a refunded amount counts as fully refunded. Payments
 # of test customers (through their invoice) are excluded; a payment without an invoice is kept.
-# Only the customer variant joins invoices (a join of every payment costs 3x the rest).
-def payments_cte(day: Callable[[str], str] = at_tz, *, with_customer: bool = False) -> str:
-    """PAYMENTS_CTE (or PAYMENTS_CUSTOMER_CTE) with `day(expr)` as the local-date conversion."""
+COLLECTED = "p.status IN ('succeeded', 'refunded')"
+NET = """CAST(CASE WHEN p.status = 'succeeded' THEN p.amount_minor - COALESCE(p.refunded_minor, 0)
+                     ELSE p.amount_minor - COALESCE(p.refunded_minor, p.amount_minor)
+                END AS DOUBLE PRECISION)"""
+
+
+def payments_cte(day: Callable[[str], str] = at_tz) -> str:
+    """PAYMENTS_CTE with `day(expr)` as the local-date conversion."""
     condition = customer_condition(current_filter(), "fi.customer_id")
     kept = (
         ""
         if condition == "TRUE"
         else f"AND p.invoice_id IN (SELECT fi.id FROM invoices AS fi WHERE {condition})"
     )
-    customer = ", i.customer_id" if with_customer else ""
-    join = "LEFT JOIN invoices AS i ON i.id = p.invoice_id" if with_customer else ""
     return f"""
 pay AS (
-    SELECT p.id AS payment_id, p.invoice_id, p.processor{customer},
+    SELECT p.id AS payment_id, p.invoice_id, p.processor,
            {day("p.created_at")} AS d,
-           CAST(CASE WHEN p.status = 'succeeded' THEN p.amount_minor - COALESCE(p.refunded_minor, 0)
-                     ELSE p.amount_minor - COALESCE(p.refunded_minor, p.amount_minor)
-                END AS DOUBLE PRECISION) AS net
+           {NET} AS net
     FROM payments AS p
-    {join}
-    WHERE p.status IN ('succeeded', 'refunded')
+    WHERE {COLLECTED}
       AND (p.invoice_id IS NULL OR p.invoice_id NOT IN ({TEST_INVOICES}))
       {kept}
 )"""  # fmt: skip
 
 
 PAYMENTS_CTE = payments_cte()
-PAYMENTS_CUSTOMER_CTE = payments_cte(with_customer=True)
 
 Unit = Literal["day", "week", "month", "period"]
 
@@ -276,7 +275,7 @@ def instant_lit(day: date, tz: str) -> str:
 def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
     """Run one query in the source.
 
-    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE, PAYMENTS_CUSTOMER_CTE) inside `sql` are swapped for their
+    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE) inside `sql` are swapped for their
     fast-local-date versions (same values; DuckDB's ICU `AT TIME ZONE` dominates those queries).
     """
     fast = getattr(source, "dialect", None) == "duckdb" and "tz" in params
@@ -287,7 +286,6 @@ def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
         builders = (
             (SEGMENTS_CTES, segments_ctes),
             (PAYMENTS_CTE, payments_cte),
-            (PAYMENTS_CUSTOMER_CTE, lambda d: payments_cte(d, with_customer=True)),
         )
         for text, build in builders:
             if text in sql:

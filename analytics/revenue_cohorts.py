@@ -13,10 +13,13 @@ Cohorts are the months from start's month to end's month; rows run up to end's m
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 
 from analytics import _revenue_sql as rs
 from analytics.catalog import metric
+from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
 from datasources.base import Fetcher
 
@@ -106,17 +109,34 @@ def cohort_ltv(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
         in that month, major units), value (cumulative revenue per customer through that month).
     """
     first_month = params.start.replace(day=1)
-    end = rs.lit(params.end)
+    tz = params.timezone
+    since = rs.instant_lit(first_month, tz)
+    until = rs.instant_lit(params.end + timedelta(days=1), tz)
+    # Members are the customers whose first positive payment falls in [first month, end]: those
+    # with a positive payment in range and none before it. Only the payments in range need days.
     sql = f"""
-WITH {rs.PAYMENTS_CUSTOMER_CTE},
+WITH
+earlier AS (
+    SELECT DISTINCT i.customer_id
+    FROM payments AS p
+    JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {rs.COLLECTED} AND p.created_at < {since} AND {rs.NET} > 0
+      AND i.customer_id IS NOT NULL
+),
+paid AS (
+    SELECT i.customer_id, {rs.local_day(source, tz)("p.created_at")} AS d, {rs.NET} AS net
+    FROM payments AS p
+    JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {rs.COLLECTED} AND p.created_at >= {since} AND p.created_at < {until}
+      AND i.customer_id NOT IN ({rs.TEST_CUSTOMERS})
+      AND i.customer_id NOT IN (SELECT customer_id FROM earlier)
+      AND {customer_condition(current_filter(), "i.customer_id")}
+),
 {_grid_sql(params)},
 members AS (
-    SELECT customer_id, cohort FROM (
-        SELECT customer_id, {rs.trunc("MIN(d)", _MONTH)} AS cohort
-        FROM pay WHERE net > 0 AND customer_id IS NOT NULL
-        GROUP BY customer_id
-    ) AS f
-    WHERE cohort BETWEEN {rs.lit(first_month)} AND {end}
+    SELECT customer_id, {rs.trunc("MIN(d)", _MONTH)} AS cohort
+    FROM paid WHERE net > 0
+    GROUP BY customer_id
 ),
 base AS (
     SELECT cohort, COUNT(*) AS customers FROM members GROUP BY cohort
@@ -124,8 +144,7 @@ base AS (
 rev AS (
     SELECT m.cohort, {rs.trunc("y.d", _MONTH)} AS month_start, SUM(y.net) AS net
     FROM members AS m
-    JOIN pay AS y ON y.customer_id = m.customer_id
-    WHERE y.d <= {end}
+    JOIN paid AS y ON y.customer_id = m.customer_id
     GROUP BY 1, 2
 )
 SELECT b.cohort,
