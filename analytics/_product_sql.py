@@ -122,6 +122,17 @@ def local_day_sql(
     return f"(CASE WHEN {inside} THEN {day} ELSE {bucket_sql(column, interval)} END)"
 
 
+def local_day_within(column: str, dialect: str, tz: str, lo: datetime, hi: datetime) -> str:
+    """`bucket_sql(column, "day")` for a query whose WHERE already keeps `column` in [lo, hi).
+
+    On DuckDB this is the integer day of `fast_day_index` without `local_day_sql`'s per-row range
+    CASE (the WHERE makes it always true); elsewhere, or when lo or hi is not a whole second,
+    `bucket_sql` itself. Only for such queries: outside [lo, hi) the value is wrong.
+    """
+    fast = fast_day_index(column, tz, lo, hi) if dialect == "duckdb" else None
+    return bucket_sql(column, "day") if fast is None else fast[1]
+
+
 def bucket_of(day: date, interval: BucketInterval) -> int:
     """The bucket index of a calendar day (the Python twin of `bucket_sql`)."""
     if interval == "day":
@@ -159,6 +170,25 @@ def not_test_account(person_column: str) -> str:
         "NOT EXISTS (SELECT 1 FROM users tu JOIN customers tc ON tc.id = tu.customer_id "
         f"WHERE tu.id = {person_column} AND tc.is_test)"
     )
+    filters = current_filter()
+    if filters is None:
+        return rule
+    return f"({rule} AND {person_condition(filters, person_column)})"
+
+
+# The users of test customers: a small set (users.id is the primary key, never NULL).
+TEST_PERSONS = (
+    "SELECT tu.id FROM users tu JOIN customers tc ON tc.id = tu.customer_id WHERE tc.is_test"
+)
+
+
+def not_test_person(person_column: str) -> str:
+    """`not_test_account(person_column)`, the same rows, as `NOT IN` the small set of test users.
+
+    One hash probe per row, where the correlated NOT EXISTS makes DuckDB deduplicate and join every
+    row's person first. Rows without a person are kept explicitly (`NOT IN` alone drops NULLs).
+    """
+    rule = f"({person_column} IS NULL OR {person_column} NOT IN ({TEST_PERSONS}))"
     filters = current_filter()
     if filters is None:
         return rule

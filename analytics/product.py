@@ -28,7 +28,8 @@ from analytics._product_sql import (
     check_property,
     day_range,
     local_day_sql,
-    not_test_account,
+    local_day_within,
+    not_test_person,
     nullable,
     optional_float,
     property_key,
@@ -53,6 +54,13 @@ def _day_sql(
     """The bucket index of `column` (exactly `bucket_sql`), fast inside the days first..last."""
     span = day_range(first, last, tz)
     return local_day_sql(column, interval, source.dialect, tz, span["t0"], span["t1"])
+
+
+def _day_within_sql(source: Fetcher, column: str, tz: str, first: date, last: date) -> str:
+    """The local day index of `column` for a query whose WHERE keeps it in the days first..last
+    (`:t0 <= column < :t1` of `day_range(first, last, tz)`): `_day_sql` without its range check."""
+    span = day_range(first, last, tz)
+    return local_day_within(column, source.dialect, tz, span["t0"], span["t1"])
 
 
 def _empty_to_none(value: object) -> str | None:
@@ -119,7 +127,7 @@ def trends(source: Fetcher, params: TrendsParams) -> pd.DataFrame:
         SELECT {_day_sql(source, "e.timestamp", interval, params.timezone, params.start, params.end)} AS b, {value} AS value
         FROM events e
         WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event {person_filter}
-          AND {not_test_account("e.person_id")}
+          AND {not_test_person("e.person_id")}
         GROUP BY 1
     """
     bind = {
@@ -152,10 +160,10 @@ def _rolling_active(
     first = params.start - timedelta(days=window - 1)
     sql = f"""
         WITH days AS (
-            SELECT DISTINCT e.person_id AS pid, {_day_sql(source, "e.timestamp", "day", params.timezone, first, params.end)} AS d
+            SELECT DISTINCT e.person_id AS pid, {_day_within_sql(source, "e.timestamp", params.timezone, first, params.end)} AS d
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.person_id IS NOT NULL
-              {_event_condition(event)} AND {not_test_account("e.person_id")}
+              {_event_condition(event)} AND {not_test_person("e.person_id")}
         ),
         spans AS (
             SELECT d, LEAST(COALESCE(LEAD(d) OVER (PARTITION BY pid ORDER BY d), d + :w), d + :w) AS until
@@ -300,10 +308,10 @@ def stickiness(source: Fetcher, params: StickinessParams) -> pd.DataFrame:
     sql = f"""
         SELECT active_days, COUNT(*) AS persons
         FROM (
-            SELECT e.person_id, COUNT(DISTINCT {_day_sql(source, "e.timestamp", "day", params.timezone, params.start, params.end)}) AS active_days
+            SELECT e.person_id, COUNT(DISTINCT {_day_within_sql(source, "e.timestamp", params.timezone, params.start, params.end)}) AS active_days
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event
-              AND e.person_id IS NOT NULL AND {not_test_account("e.person_id")}
+              AND e.person_id IS NOT NULL AND {not_test_person("e.person_id")}
             GROUP BY e.person_id
         ) p
         GROUP BY active_days
@@ -362,7 +370,7 @@ def lifecycle(source: Fetcher, params: LifecycleParams) -> pd.DataFrame:
             SELECT DISTINCT e.person_id AS pid, {_day_sql(source, "e.timestamp", interval, params.timezone, read_from, params.end)} AS b
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event
-              AND e.person_id IS NOT NULL AND {not_test_account("e.person_id")}
+              AND e.person_id IS NOT NULL AND {not_test_person("e.person_id")}
         ),
         seq AS (
             SELECT a.pid, a.b,
@@ -449,20 +457,28 @@ def engagement_segments(source: Fetcher, params: EngagementParams) -> pd.DataFra
         segmented persons; None when there are none), avg_active_days, avg_events (None for an empty segment).
     """
     first = params.end - timedelta(days=ENGAGEMENT_WINDOW_DAYS - 1)
+    day = _day_within_sql(source, "e.timestamp", params.timezone, first, params.end)
+    if source.dialect == "duckdb":
+        # The active days as a bitmask (bit d - d0 for local day d; 30 days < 63 bits): one
+        # aggregate per person, where DuckDB runs COUNT(DISTINCT) as a second grouping by (person, day).
+        days = f"bit_count(BIT_OR(CAST(1 AS BIGINT) << CAST({day} - :d0 AS INTEGER)))"
+    else:
+        days = f"COUNT(DISTINCT {day})"
+    # Test accounts are dropped per person (after the grouping), not per event.
     sql = f"""
         WITH act AS (
-            SELECT e.person_id AS pid, COUNT(DISTINCT {_day_sql(source, "e.timestamp", "day", params.timezone, first, params.end)}) AS days, COUNT(*) AS events
+            SELECT e.person_id AS pid, {days} AS days, COUNT(*) AS events
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.person_id IS NOT NULL
-              {_event_condition(params.event)} AND {not_test_account("e.person_id")}
+              {_event_condition(params.event)}
             GROUP BY e.person_id
         ),
         population AS (
-            SELECT pid, days, events FROM act
+            SELECT pid, days, events FROM act WHERE {not_test_person("pid")}
             UNION ALL
             SELECT p.id AS pid, 0 AS days, 0 AS events
             FROM persons p
-            WHERE p.created_at < :t0 AND {not_test_account("p.id")}
+            WHERE p.created_at < :t0 AND {not_test_person("p.id")}
               AND NOT EXISTS (SELECT 1 FROM act WHERE act.pid = p.id)
         )
         SELECT CASE WHEN days >= 15 THEN 'High' WHEN days >= 5 THEN 'Medium' WHEN days >= 1 THEN 'Low' ELSE 'Inactive' END AS segment,
@@ -470,7 +486,11 @@ def engagement_segments(source: Fetcher, params: EngagementParams) -> pd.DataFra
         FROM population
         GROUP BY 1
     """
-    bind = {"tz": params.timezone, **day_range(first, params.end, params.timezone)}
+    bind = {
+        "tz": params.timezone,
+        "d0": bucket_of(first, "day"),
+        **day_range(first, params.end, params.timezone),
+    }
     if params.event is not None:
         bind["event"] = params.event
     found = source.fetch(Query(sql, bind)).set_index("segment")
@@ -495,6 +515,11 @@ def engagement_segments(source: Fetcher, params: EngagementParams) -> pd.DataFra
 # --------------------------------------------------------------------------- sessions
 
 
+def _mean(expr: str) -> str:
+    """The mean of the integer `expr` over non-NULL rows as a double (NULL when there are none)."""
+    return f"CAST(SUM({expr}) AS DOUBLE PRECISION) / NULLIF(COUNT({expr}), 0)"
+
+
 @metric(
     "session_metrics",
     params=PeriodParams,
@@ -513,30 +538,30 @@ def session_metrics(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
         DataFrame with columns date, sessions, avg_duration_s, bounce_rate (fraction),
         pageviews_per_session; one row per day in [start, end].
     """
+    day = _day_within_sql(source, "s.start_ts", params.timezone, params.start, params.end)
+    # Means as SUM / COUNT: the same doubles as AVG (integer sums are exact), and cheaper in DuckDB.
     sql = f"""
-        SELECT {_day_sql(source, "s.start_ts", "day", params.timezone, params.start, params.end)} AS d, COUNT(*) AS sessions,
-               AVG(CAST(s.duration_s AS DOUBLE PRECISION)) AS avg_duration_s,
-               AVG(CASE WHEN s.is_bounce THEN 1.0 WHEN s.is_bounce IS NOT NULL THEN 0.0 END) AS bounce_rate,
-               AVG(CAST(s.pageview_count AS DOUBLE PRECISION)) AS pageviews_per_session
+        SELECT {day} AS d, COUNT(*) AS sessions,
+               {_mean("s.duration_s")} AS avg_duration_s,
+               {_mean("CAST(s.is_bounce AS INTEGER)")} AS bounce_rate,
+               {_mean("s.pageview_count")} AS pageviews_per_session
         FROM sessions s
-        WHERE s.start_ts >= :t0 AND s.start_ts < :t1 AND {not_test_account("s.person_id")}
+        WHERE s.start_ts >= :t0 AND s.start_ts < :t1 AND {not_test_person("s.person_id")}
         GROUP BY 1
     """
     bind = {"tz": params.timezone, **day_range(params.start, params.end, params.timezone)}
-    found = source.fetch(Query(sql, bind)).set_index("d")
-    found.index = found.index.astype(int)
+    found = source.fetch(Query(sql, bind))
+    by_day = {int(row.d): row for row in found.itertuples(index=False)}
     rows = []
     for d in range(bucket_of(params.start, "day"), bucket_of(params.end, "day") + 1):
-        has = d in found.index
+        row = by_day.get(d)
         rows.append(
             {
                 "date": bucket_start(d, "day"),
-                "sessions": int(found.at[d, "sessions"]) if has else 0,
-                "avg_duration_s": optional_float(found.at[d, "avg_duration_s"]) if has else None,
-                "bounce_rate": optional_float(found.at[d, "bounce_rate"]) if has else None,
-                "pageviews_per_session": optional_float(found.at[d, "pageviews_per_session"])
-                if has
-                else None,
+                "sessions": int(row.sessions) if row else 0,
+                "avg_duration_s": optional_float(row.avg_duration_s) if row else None,
+                "bounce_rate": optional_float(row.bounce_rate) if row else None,
+                "pageviews_per_session": optional_float(row.pageviews_per_session) if row else None,
             }
         )
     return pd.DataFrame(

@@ -354,6 +354,55 @@ def test_engagement_segments_by_active_days_in_last_thirty_days(warehouse):
     assert frame["avg_events"].tolist() == pytest.approx([15.0, 9.5, 3.5, 0.0])  # (4+3)/2
 
 
+def test_engagement_segments_cut_local_days_across_a_dst_change_and_drop_test_persons(warehouse):
+    # Window 12 Mar - 10 Apr 2024 in Berlin: CET (UTC+1) until 31 Mar 01:00 UTC, then CEST (UTC+2).
+    rows = [
+        (1, "app_opened", "2024-03-11 22:30Z"),  # 11 Mar 23:30 Berlin: before the window
+        (1, "app_opened", "2024-03-11 23:30Z"),  # 12 Mar 00:30: the window's first day
+        (1, "app_opened", "2024-04-10 21:30Z"),  # 10 Apr 23:30 CEST: its last day
+        (1, "app_opened", "2024-04-10 22:30Z"),  # 11 Apr 00:30 CEST: after the window
+    ]
+    rows += [(2, "app_opened", f"2024-03-{d:02d} 12:00Z") for d in range(12, 26)]  # 14 days
+    rows += [
+        (2, "app_opened", "2024-03-31 00:30Z"),  # 01:30 CET
+        (2, "app_opened", "2024-03-31 01:30Z"),  # 03:30 CEST: the same local day
+        (2, "other_event", "2024-04-08 12:00Z"),  # a 16th day, for "any event" only
+        (3, "app_opened", "2024-03-30 22:30Z"),  # 30 Mar
+        (3, "app_opened", "2024-03-30 23:30Z"),  # 31 Mar
+        (3, "app_opened", "2024-04-01 21:30Z"),  # 1 Apr
+        (3, "app_opened", "2024-04-01 22:30Z"),  # 2 Apr
+        (3, "app_opened", "2024-04-05 12:00Z"),  # 5 Apr: five local days, three UTC days
+        (None, "app_opened", "2024-04-05 12:00Z"),  # anonymous: not a person
+    ]
+    rows += [(TEST_PERSON, "app_opened", f"2024-03-{d:02d} 12:00Z") for d in range(12, 30)]
+    persons = _persons(
+        {
+            1: "2024-03-01 00:00Z",
+            2: "2024-03-01 00:00Z",
+            3: "2024-03-01 00:00Z",
+            4: "2024-03-11 22:30Z",  # 11 Mar 23:30 Berlin, never active: Inactive
+            5: "2024-03-11 23:30Z",  # 12 Mar 00:30 Berlin (inside the window, out), 11 Mar UTC
+            TEST_PERSON: "2024-03-01 00:00Z",  # active test account
+            10: "2024-03-01 00:00Z",  # inactive test account
+        }
+    )
+    users = pd.DataFrame({"id": [1, 2, 3, 4, TEST_PERSON, 10], "customer_id": [1, 1, 1, 1, 2, 2]})
+    url = _warehouse(warehouse, *rows, persons=persons, users=users)
+
+    berlin = run(url, "engagement_segments", end="2024-04-10", timezone=BERLIN)
+    assert column(berlin, "users") == [1, 1, 1, 1]  # p2 High, p3 Medium, p1 Low, p4 Inactive
+    assert column(berlin, "avg_active_days") == [16.0, 5.0, 2.0, 0.0]
+    assert column(berlin, "avg_events") == [17.0, 5.0, 2.0, 0.0]
+    opened = run(url, "engagement_segments", end="2024-04-10", timezone=BERLIN, event="app_opened")
+    assert column(opened, "avg_active_days") == [15.0, 5.0, 2.0, 0.0]
+    assert column(opened, "avg_events") == [16.0, 5.0, 2.0, 0.0]
+
+    utc = run(url, "engagement_segments", end="2024-04-10")
+    assert column(utc, "users") == [1, 0, 2, 2]  # p3 has 3 UTC days: Low; p5 known before: Inactive
+    assert column(utc, "avg_active_days") == [16.0, None, 2.0, 0.0]  # p1 1 day, p3 3 days
+    assert column(utc, "avg_events") == [17.0, None, 3.5, 0.0]  # p1 2 events, p3 5
+
+
 def test_engagement_segments_empty_warehouse_gives_none_shares(warehouse):
     url = _warehouse(warehouse)
     frame = run(url, "engagement_segments", end="2024-01-30")
@@ -388,3 +437,28 @@ def test_session_metrics_per_local_start_day_with_none_on_empty_days(warehouse):
     assert column(frame, "avg_duration_s") == [60.0, 60.0, None]
     assert column(frame, "bounce_rate") == [0.0, 0.5, None]
     assert column(frame, "pageviews_per_session") == [3.0, 3.0, None]
+
+
+def test_session_metrics_keep_anonymous_sessions_and_average_over_known_values(warehouse):
+    sessions = pd.DataFrame(
+        {
+            "session_id": ["s1", "s2", "s3", "s4"],
+            "person_id": pd.array([None, 1, TEST_PERSON, 2], dtype="Int64"),
+            "start_ts": [
+                "2024-01-01 10:00Z",
+                "2024-01-01 11:00Z",
+                "2024-01-01 12:00Z",
+                "2024-01-02 10:00Z",
+            ],
+            "duration_s": pd.array([30, None, 999, None], dtype="Int64"),
+            "pageview_count": pd.array([2, 1, 50, None], dtype="Int64"),
+            "is_bounce": pd.array([False, None, True, None], dtype="boolean"),
+        }
+    )
+    url = _warehouse(warehouse, sessions=sessions)
+    frame = run(url, "session_metrics", start="2024-01-01", end="2024-01-02")
+    # 1 Jan: s1 (anonymous: kept) and s2 (no duration, no bounce flag); s3 is a test account.
+    assert column(frame, "sessions") == [2, 1]
+    assert column(frame, "avg_duration_s") == [30.0, None]
+    assert column(frame, "bounce_rate") == [0.0, None]
+    assert column(frame, "pageviews_per_session") == [1.5, None]
