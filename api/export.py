@@ -1,4 +1,4 @@
-"""/api/export: create an export job, follow it, cancel it, download its file (exports/jobs.py does the work).
+"""/api/export: create an export job, follow it, cancel it, download its file (exports/jobs/ does the work).
 
     POST   /api/export/<fmt>            {"report_id", "period", "filters"?, "widget_id"?}  -> 202
     GET    /api/export/<id>             status and progress

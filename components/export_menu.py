@@ -3,7 +3,7 @@
     export_menu("revenue_overview", period="30d")                       # the dashboard toolbar
     export_menu("revenue_overview", "daily-revenue", period="30d")      # a widget card header
 
-Choosing a format starts an export job (exports/jobs.py) as the signed-in user; a progress bar and a
+Choosing a format starts an export job (exports/jobs/) as the signed-in user; a progress bar and a
 Cancel button show while it runs; when it succeeds the browser downloads the file from
 /api/export/<id>/download (the same access checks as the API) and a "Download again" link stays.
 A truncated export says so with its row counts; a failed one shows its safe error message.

@@ -120,7 +120,7 @@ class Schedule(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Send only when the data changed since the last successful run (engine/scheduler.py).
+    # Send only when the data changed since the last successful run (engine/scheduler/).
     only_if_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     runs: Mapped[list[ScheduleRun]] = relationship(
@@ -147,7 +147,7 @@ class Export(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
-    # Export jobs (exports/jobs.py, migration 0004): 0-100, when a worker took it, and what the
+    # Export jobs (exports/jobs/, migration 0004): 0-100, when a worker took it, and what the
     # file holds beyond row_count/truncated (the per-table truncations shown in the UI).
     progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime | None]

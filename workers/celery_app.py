@@ -1,4 +1,4 @@
-"""Celery on Redis for scheduled runs (REDIS_URL): the Executor seam of engine/scheduler.py.
+"""Celery on Redis for scheduled runs (REDIS_URL): the Executor seam of engine/scheduler/.
 
 The scheduler (in a web process or `flask --app app scheduler`) still claims due runs and moves each
 to `running` in the metadata database; `CeleryExecutor.submit` then sends the run id and the

@@ -1,4 +1,4 @@
-"""Export jobs (exports/jobs.py): timeout, cancel, atomicity, purge, stale rows, filters, the schema.
+"""Export jobs (exports/jobs/): timeout, cancel, atomicity, purge, stale rows, filters, the schema.
 
 Each test runs its own `Services` (the session app's store and warehouse, its own settings), so it
 gets its own worker pool with the limits it needs.

@@ -1,0 +1,113 @@
+"""Export jobs: a request becomes an `exports` row, a long-lived worker pool renders it, the file is kept 7 days.
+
+    row = create_export(services, principal, "revenue_overview", "excel", "30d", {})
+    row = wait(services, row.id, timeout=30)          # or poll get_export(...)
+    path, name, ctype = open_download(services, principal, row.id)
+
+The flow (every step usable from the API, the dashboard UI and tests):
+
+1. `create_export` validates the request (format, period, filters, widget), finds the report and
+   checks `export` access up front (a 403 now rather than a failed job later), inserts a `pending`
+   row, audits `export.create` and queues the job.
+2. One `ExportManager` per app (per `Services`) owns a thread pool of REPORT_CONCURRENT_LIMIT
+   workers in this process, so the warm kaleido server and the kept-open Chromium are reused by
+   every job; no process is spawned per export.
+3. A worker claims the row (`pending` -> `running`, only if nobody cancelled it), generates the report
+   through `engine.generate(..., action="export")` (authorization, role date cap, row scope and
+   masking happen there, again), in chunks of REPORT_CONCURRENT_LIMIT widgets so that progress
+   moves and cancel/timeout are seen between chunks, then renders to
+   `<instance>/exports/<id>/<file name>` (the renderers write atomically).
+4. The row becomes `succeeded` only through a conditional update (`WHERE status = 'running'`): an
+   export cancelled or timed out meanwhile never turns into a downloadable file — its file is
+   deleted instead. Failures keep the renderer's safe `user_message`; anything else is logged and
+   stored as a generic message.
+
+Timeouts: REPORT_TIMEOUT_SECONDS bounds a job from the moment a worker takes it. The renderers stop
+themselves at the deadline (ExportTimeoutError); for a stage that cannot be interrupted (a query
+inside `generate`), the manager's monitor thread marks the job `failed` with the timeout message at
+the deadline and the worker's late result is thrown away. Python threads cannot be killed.
+
+Cancel: `cancel_export` sets the status to `cancelled` at once (any process sharing the database
+can do it); the worker notices at its next checkpoint, and whatever it produces is discarded.
+
+Retention: `purge_exports` deletes rows and files older than `security.audit.cutoff("export_files")`
+(7 days), plus orphaned folders; the monitor runs it when the manager starts and hourly. Rows left
+`pending`/`running` by a process that died are marked failed once they are clearly stale.
+
+Modules: `request` (checking format, period and filters), `rows` (states, reading rows, the API
+view, the purge), `operations` (create, wait, cancel, download), `worker` (the `ExportManager` pool
+and its monitor), `warmup` (starting the renderers once). Import from `exports.jobs`: every public
+name is here. `generate`, `render` and `authorize` are looked up here at call time, so patching
+them on `exports.jobs` reaches the worker and the download check.
+"""
+
+from engine.generate import generate
+from exports import render
+from exports.jobs.operations import cancel_export, create_export, open_download, wait
+from exports.jobs.request import (
+    RESERVED_FILTERS,
+    ExportRequestError,
+    apply_filters,
+    dimension_filters,
+    parse_format,
+    resolve_window,
+)
+from exports.jobs.rows import (
+    CANCELLED,
+    CANCELLED_MESSAGE,
+    EXPORT_DIR,
+    FAILED,
+    FINISHED,
+    GENERIC_ERROR,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    STATES,
+    SUCCEEDED,
+    as_dict,
+    export_root,
+    get_export,
+    get_for,
+    purge_exports,
+)
+from exports.jobs.warmup import WARM_WAIT_SECONDS, warm_renderers
+from exports.jobs.worker import PURGE_INTERVAL_SECONDS, ExportManager, manager, shutdown_manager
+from security.policy import authorize
+
+__all__ = [
+    "CANCELLED",
+    "CANCELLED_MESSAGE",
+    "EXPORT_DIR",
+    "FAILED",
+    "FINISHED",
+    "GENERIC_ERROR",
+    "INTERRUPTED",
+    "PENDING",
+    "PURGE_INTERVAL_SECONDS",
+    "RESERVED_FILTERS",
+    "RUNNING",
+    "STATES",
+    "SUCCEEDED",
+    "WARM_WAIT_SECONDS",
+    "ExportManager",
+    "ExportRequestError",
+    "apply_filters",
+    "as_dict",
+    "authorize",
+    "cancel_export",
+    "create_export",
+    "dimension_filters",
+    "export_root",
+    "generate",
+    "get_export",
+    "get_for",
+    "manager",
+    "open_download",
+    "parse_format",
+    "purge_exports",
+    "render",
+    "resolve_window",
+    "shutdown_manager",
+    "wait",
+    "warm_renderers",
+]

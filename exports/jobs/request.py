@@ -1,0 +1,123 @@
+"""Checking an export request: its format, its period window and its filters, applied to the
+widgets that honour them. Anything unusable is an `ExportRequestError` with an HTTP status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from analytics.catalog import MetricError, get_metric, parse_params
+from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
+from engine.spec import FILTER_NAMES, DashboardSpec
+from exports import ExportError, ExportFormat
+
+RESERVED_FILTERS = frozenset({"start", "end", "timezone", "interval"})
+
+
+class ExportRequestError(ExportError):
+    """A request that cannot become an export: `status` is the HTTP status (400, 404, 409, 410)."""
+
+    def __init__(self, status: int, code: str, user_message: str) -> None:
+        super().__init__(user_message, user_message)
+        self.status, self.code = status, code
+
+
+def parse_format(raw: str, settings: Any, allowed: tuple[str, ...] | None = None) -> ExportFormat:
+    """`raw` as an ExportFormat: "image" means IMAGE_EXPORT_FORMAT; `allowed` (e.g. API_EXPORT_FORMATS)
+    limits the choice. ExportRequestError (400) names the accepted ones."""
+    value = str(raw or "").strip().lower()
+    if value == "image":
+        value = settings.image_export_format
+    try:
+        fmt = ExportFormat.parse(value)
+    except ExportError as exc:
+        raise ExportRequestError(400, "bad_format", exc.user_message) from None
+    if allowed is not None and fmt.value not in allowed:
+        names = ", ".join(allowed) + (
+            ", image" if any(a in ("png", "svg", "jpg") for a in allowed) else ""
+        )
+        raise ExportRequestError(
+            400,
+            "bad_format",
+            f"Export format {value!r} is not offered here; choose one of {names}.",
+        )
+    return fmt
+
+
+def resolve_window(
+    period: str, timezone: str, start: str | None = None, end: str | None = None
+) -> Window:
+    if not isinstance(period, str) or period not in (*PERIOD_DAYS, "custom"):
+        raise ExportRequestError(
+            400, "bad_period", f"Unknown period {period!r}; choose one of 7d, 30d, 90d or custom."
+        )
+    try:
+        return resolve(period, timezone, start=start, end=end)
+    except PeriodError as exc:
+        raise ExportRequestError(400, "bad_period", str(exc).capitalize() + ".") from None
+
+
+def dimension_filters(filters: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """The dashboard dimension filters (processor, plan, country, department, user_type) among
+    `filters`, as lists of strings: what `engine.generate(filters=...)` takes."""
+    out: dict[str, list[str]] = {}
+    for name, value in (filters or {}).items():
+        if name in FILTER_NAMES and value not in (None, "", []):
+            values = value if isinstance(value, list) else [value]
+            out[name] = [str(v) for v in values]
+    return out
+
+
+def apply_filters(
+    spec: DashboardSpec, filters: Mapping[str, Any] | None, window: Window, timezone: str
+) -> DashboardSpec:
+    """`spec` with the filters set on the widgets that honour them.
+
+    A dimension filter (processor, plan, country, department, user_type) goes into the `filters`
+    parameter of every metric that has one (as `engine.generate(filters=...)` does); any other name
+    is set as a parameter of every widget whose metric accepts it. A filter no widget honours, a
+    reserved name (start, end, timezone, interval) or a value the metrics reject is an
+    ExportRequestError (400): an export never claims a filter its numbers do not honour.
+    """
+    if not filters:
+        return spec
+    if not isinstance(filters, Mapping):
+        raise ExportRequestError(400, "bad_filters", "filters must be a JSON object.")
+    for name, value in filters.items():
+        if name in RESERVED_FILTERS:
+            raise ExportRequestError(
+                400, "bad_filters", f"Filter {name!r} is set by the period, not by a filter."
+            )
+        if not (value is None or isinstance(value, str | int | float | bool | list)):
+            raise ExportRequestError(
+                400, "bad_filters", f"Filter {name!r} must be a string, number, boolean or list."
+            )
+    dimensions = dimension_filters(filters)
+    others = {k: v for k, v in filters.items() if k not in FILTER_NAMES}
+    widgets, used = [], set()
+    for widget in spec.widgets:
+        metric = get_metric(widget.metric)
+        accepted = metric.params.model_fields
+        mine = {k: v for k, v in others.items() if k in accepted}
+        if dimensions and "filters" in accepted:
+            mine["filters"] = {**(widget.params.get("filters") or {}), **dimensions}
+            used.update(dimensions)
+        if not mine:
+            widgets.append(widget)
+            continue
+        used.update(k for k in mine if k != "filters")
+        params = {**widget.params, **mine}
+        base = {"start": window.start, "end": window.end, "timezone": timezone}
+        try:
+            parse_params(metric, {**{k: v for k, v in base.items() if k in accepted}, **params})
+        except MetricError as exc:
+            raise ExportRequestError(400, "bad_filters", f"Filter rejected: {exc}") from None
+        widgets.append(widget.model_copy(update={"params": params}))
+    unknown = sorted(set(filters) - used - {k for k in FILTER_NAMES if k not in dimensions})
+    if unknown:
+        raise ExportRequestError(
+            400,
+            "bad_filters",
+            f"Filter {unknown[0]!r} is not accepted by any widget of {spec.key!r}.",
+        )
+    return spec.model_copy(update={"widgets": widgets})

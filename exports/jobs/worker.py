@@ -1,0 +1,373 @@
+"""The worker pool of one app (`ExportManager`): claims a pending export, generates it in chunks
+with progress, renders its file, and a monitor thread enforces timeouts, fails stale rows and
+purges old exports."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from engine.generate import WidgetResult
+from engine.periods import Window
+from engine.reports import FoundReport, find_report
+from engine.services import Services
+from engine.spec import DashboardSpec
+from exports import (
+    ExportError,
+    ExportFormat,
+    ExportLimits,
+    ExportTimeoutError,
+    ReportResult,
+    file_name,
+    jobs,
+)
+from exports.jobs.request import apply_filters, dimension_filters
+from exports.jobs.rows import (
+    FAILED,
+    FINISHED,
+    GENERIC_ERROR,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    _aware,
+    _remove_dir,
+    export_root,
+    get_export,
+    purge_exports,
+)
+from exports.jobs.warmup import _wait_warm, warm_renderers
+from security import audit
+from security.policy import AccessDenied, ClampMode
+from security.users import Principal
+from store.models import Export
+
+# `jobs.generate` and `jobs.render` are looked up on the package at call time, so that patching
+# them on `exports.jobs` (as tests do) reaches the workers.
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL_SECONDS = 3600
+
+
+class _Stop(Exception):  # noqa: N818  (control flow: the job was cancelled or timed out elsewhere)
+    """The row left `running` (cancelled or timed out): stop and keep nothing."""
+
+
+@dataclass
+class _Job:
+    export_id: str
+    principal: Principal
+    done: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None  # time.monotonic() when it must stop
+
+
+class ExportManager:
+    """The worker pool of one app: REPORT_CONCURRENT_LIMIT threads plus a monitor thread."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, services.settings.report_concurrent_limit),
+            thread_name_prefix="export-worker",
+        )
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="export-monitor", daemon=True)
+        self._monitor.start()
+        threading.Thread(target=warm_renderers, name="export-warmup", daemon=True).start()
+
+    @property
+    def settings(self) -> Any:
+        return self.services.settings
+
+    # jobs
+    def submit(self, export_id: str, principal: Principal) -> None:
+        job = _Job(export_id, principal)
+        with self._lock:
+            self._jobs[export_id] = job
+        self._pool.submit(self._run, job)
+
+    def wait(self, export_id: str, timeout: float) -> None:
+        with self._lock:
+            job = self._jobs.get(export_id)
+        if job is not None:
+            job.done.wait(timeout)
+            return
+        ends = time.monotonic() + timeout  # another process's job: poll the row
+        while time.monotonic() < ends:
+            row = get_export(self.services, export_id)
+            if row is None or row.status in FINISHED:
+                return
+            time.sleep(0.2)
+
+    def cancelled(self, export_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(export_id)
+        if job is not None:
+            job.cancel.set()
+            job.done.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # one job
+    def _run(self, job: _Job) -> None:
+        try:
+            self._execute(job)
+        except Exception:  # noqa: BLE001 - a worker must survive every job
+            log.exception("export %s: worker failed", job.export_id)
+            self._finish_failed(job.export_id, GENERIC_ERROR)
+        finally:
+            job.done.set()
+            with self._lock:
+                self._jobs.pop(job.export_id, None)
+
+    def _execute(self, job: _Job) -> None:
+        store, settings = self.services.store, self.settings
+        now = datetime.now(UTC)
+        with store.session() as session:
+            claimed = session.execute(
+                update(Export)
+                .where(Export.id == job.export_id, Export.status == PENDING)
+                .values(status=RUNNING, started_at=now, progress=5)
+            ).rowcount
+            row = session.get(Export, job.export_id) if claimed else None
+        if row is None:
+            return  # cancelled (or purged) before a worker was free
+        params = row.params or {}
+        timeout = float(params.get("timeout_seconds") or settings.report_timeout_seconds)
+        job.deadline = time.monotonic() + timeout
+        fmt = ExportFormat.parse(row.format)
+        widget_id = params.get("widget_id")
+        try:
+            found = find_report(store, row.report_ref)
+            window = Window(date.fromisoformat(params["start"]), date.fromisoformat(params["end"]))
+            spec = apply_filters(
+                found.spec, params.get("filters"), window, settings.report_timezone
+            )
+            if widget_id is not None:
+                spec = spec.model_copy(update={"widgets": [spec.widget(widget_id)]})
+            results = self._generate(
+                job, spec, window, found, params.get("cap", "clamp"),
+                dimension_filters(params.get("filters")),
+            )  # fmt: skip
+            result = ReportResult(
+                title=found.spec.title,
+                period_label=(results[0].window if results else window).label(),
+                generated_at=datetime.now(UTC),
+                timezone=settings.report_timezone,
+                currency=settings.report_currency,
+                widgets=results,
+                filters=dict(params.get("filters") or {}),
+                key=found.spec.key,
+            )
+            self._checkpoint(job, 75)
+            name = file_name(result, fmt, widget_id)
+            folder = export_root(settings) / job.export_id
+            path = folder / name
+            limits = ExportLimits(
+                max_rows=int(params.get("max_rows") or settings.report_max_rows),
+                timeout_seconds=max(0.001, job.deadline - time.monotonic()),
+            )
+            _wait_warm(fmt)
+            limits = dataclasses.replace(
+                limits, timeout_seconds=max(0.001, job.deadline - time.monotonic())
+            )
+            jobs.render(result, fmt, path, limits=limits, widget_id=widget_id)
+            shown = _shown_widgets(result, fmt, widget_id)
+        except _Stop:
+            return
+        except (ExportError, AccessDenied, LookupError) as exc:
+            message = getattr(exc, "user_message", None) or str(exc)
+            log.warning("export %s failed: %s", job.export_id, exc)
+            self._finish_failed(
+                job.export_id, message, principal=job.principal, report=row.report_ref
+            )
+            return
+        if time.monotonic() > job.deadline:
+            _remove_dir(export_root(settings) / job.export_id)
+            self._finish_failed(job.export_id, ExportTimeoutError(timeout).user_message)
+            return
+        max_rows = limits.max_rows
+        if fmt is ExportFormat.PDF:
+            from exports.pdf import PDF_MAX_ROWS
+
+            max_rows = min(max_rows, PDF_MAX_ROWS)
+        truncations = [t for w in shown if (t := result.table(w, max_rows)[1]) is not None]
+        rows_in_file = sum(
+            len(frame) for w in shown if (frame := result.table(w, max_rows)[0]) is not None
+        )
+        detail = {
+            "truncations": [
+                {"widget_id": t.widget_id, "title": t.title, "kept": t.kept, "total": t.total,
+                 "note": t.note()} for t in truncations
+            ],
+            "rows_total": sum(max(w.row_count, 0 if w.frame is None else len(w.frame)) for w in shown),
+            "widget_errors": {w.widget.id: w.error for w in shown if w.error},
+            "message": "; ".join(f"{t.title}: {t.note()}" for t in truncations) or None,
+        }  # fmt: skip
+        with store.session() as session:
+            done = session.execute(
+                update(Export)
+                .where(Export.id == job.export_id, Export.status == RUNNING)
+                .values(status=SUCCEEDED, progress=100, path=str(path), filename=name,
+                        row_count=rows_in_file, truncated=bool(truncations), detail=detail,
+                        error=None, finished_at=datetime.now(UTC))
+            ).rowcount  # fmt: skip
+        if not done:  # cancelled or timed out while rendering: keep nothing
+            _remove_dir(export_root(settings) / job.export_id)
+
+    def _generate(
+        self,
+        job: _Job,
+        spec: DashboardSpec,
+        window: Window,
+        found: FoundReport,
+        cap: ClampMode,
+        filters: dict[str, list[str]],
+    ) -> list[WidgetResult]:
+        """generate() in chunks of REPORT_CONCURRENT_LIMIT widgets: progress 10-70 %, checkpoints."""
+        self._checkpoint(job, 10)
+        size = max(1, self.settings.report_concurrent_limit)
+        chunks = [spec.widgets[i : i + size] for i in range(0, len(spec.widgets), size)] or [[]]
+        results: list[WidgetResult] = []
+        for n, chunk in enumerate(chunks, 1):
+            part = spec.model_copy(update={"widgets": chunk})
+            results += jobs.generate(part, window, job.principal, self.services, action="export",
+                                     cap=cap, resource=found.resource, filters=filters or None)  # fmt: skip
+            self._checkpoint(job, 10 + 60 * n // len(chunks))
+        return results
+
+    def _checkpoint(self, job: _Job, progress: int) -> None:
+        """Store progress; stop (_Stop) if the job was cancelled or timed out, here or elsewhere."""
+        if job.cancel.is_set():
+            raise _Stop
+        if job.deadline is not None and time.monotonic() > job.deadline:
+            self._finish_failed(job.export_id, ExportTimeoutError(
+                float((self._row_params(job.export_id) or {}).get("timeout_seconds") or
+                      self.settings.report_timeout_seconds)).user_message)  # fmt: skip
+            raise _Stop
+        with self.services.store.session() as session:
+            still = session.execute(
+                update(Export)
+                .where(Export.id == job.export_id, Export.status == RUNNING)
+                .values(progress=progress)
+            ).rowcount
+        if not still:
+            raise _Stop
+
+    def _row_params(self, export_id: str) -> dict[str, Any] | None:
+        row = get_export(self.services, export_id)
+        return row.params if row is not None else None
+
+    def _finish_failed(
+        self,
+        export_id: str,
+        message: str,
+        *,
+        principal: Principal | None = None,
+        report: str | None = None,
+    ) -> bool:
+        with self.services.store.session() as session:
+            changed = session.execute(
+                update(Export)
+                .where(Export.id == export_id, Export.status.in_((PENDING, RUNNING)))
+                .values(status=FAILED, error=message, finished_at=datetime.now(UTC))
+            ).rowcount
+        _remove_dir(export_root(self.settings) / export_id)
+        if changed and principal is not None:
+            audit.record(self.services.store, principal=principal, action="export.create",
+                         target=f"export:{export_id}", outcome="failed",
+                         detail={"report": report, "error": message},
+                         enabled=self.settings.enable_audit_log)  # fmt: skip
+        return bool(changed)
+
+    # the monitor: timeouts of this process's jobs, stale rows of dead processes, the purge
+    def _watch(self) -> None:
+        interval = min(5.0, max(0.1, self.settings.report_timeout_seconds / 10))
+        next_purge = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_purge:
+                    purge_exports(self.services)
+                    self._fail_stale()
+                    next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+                self._time_out()
+            except Exception:  # noqa: BLE001 - the monitor must keep running
+                log.exception("export monitor failed")
+            self._stop.wait(interval)
+
+    def _time_out(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [j for j in self._jobs.values() if j.deadline is not None and now > j.deadline]
+        for job in late:
+            params = self._row_params(job.export_id) or {}
+            seconds = float(params.get("timeout_seconds") or self.settings.report_timeout_seconds)
+            if self._finish_failed(job.export_id, ExportTimeoutError(seconds).user_message):
+                log.warning("export %s stopped after %ss", job.export_id, seconds)
+            job.cancel.set()
+            job.done.set()
+
+    def _fail_stale(self) -> None:
+        """Rows left pending/running by a process that died: failed once twice their timeout passed."""
+        now = datetime.now(UTC)
+        with self.services.store.session() as session:
+            rows = session.scalars(
+                select(Export).where(Export.status.in_((PENDING, RUNNING)))
+            ).all()
+            stale = []
+            for row in rows:
+                seconds = float((row.params or {}).get("timeout_seconds") or 300)
+                since = _aware(row.started_at or row.created_at)
+                if since < now - timedelta(seconds=2 * seconds + 60):
+                    stale.append(row.id)
+            if stale:
+                session.execute(
+                    update(Export)
+                    .where(Export.id.in_(stale), Export.status.in_((PENDING, RUNNING)))
+                    .values(status=FAILED, error=INTERRUPTED, finished_at=now)
+                )
+
+
+_managers: dict[int, tuple[Services, ExportManager]] = {}
+_managers_lock = threading.Lock()
+
+
+def manager(services: Services) -> ExportManager:
+    """The worker pool of `services` (one per app), started on first use."""
+    with _managers_lock:
+        entry = _managers.get(id(services))
+        if entry is None or entry[0] is not services:
+            entry = (services, ExportManager(services))
+            _managers[id(services)] = entry
+        return entry[1]
+
+
+def shutdown_manager(services: Services) -> None:
+    with _managers_lock:
+        entry = _managers.pop(id(services), None)
+    if entry is not None:
+        entry[1].shutdown()
+
+
+def _shown_widgets(
+    result: ReportResult, fmt: ExportFormat, widget_id: str | None
+) -> list[WidgetResult]:
+    if fmt.is_image:
+        from exports.images import pick_widget
+
+        return [pick_widget(result, widget_id)]
+    return result.only(widget_id).widgets if widget_id else list(result.widgets)
