@@ -1,6 +1,7 @@
 """Funnels per METRICS.md A.5.1 on hand-made rows: order modes, window, date range, ties, breakdown, timing.
 
-Steps are A = signup_started, B = signup_completed, C = event_registered; X = app_opened is noise.
+Steps are A = signup_started, B = signup_completed, C = event_registered (D = ticket_purchased
+in 4-step funnels); X = app_opened is noise.
 """
 
 from __future__ import annotations
@@ -8,12 +9,28 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analytics import funnels
 from analytics.catalog import CATALOG, MetricError, parse_params
 from tests.analytics._product_rows import TEST_PERSON, accounts, column, events, run
 
-A, B, C, X = "signup_started", "signup_completed", "event_registered", "app_opened"
+A, B, C, D, X = (
+    "signup_started",
+    "signup_completed",
+    "event_registered",
+    "ticket_purchased",
+    "app_opened",
+)
 STEPS = f"{A},{B},{C}"
 JANUARY = {"start": "2024-01-01", "end": "2024-01-31"}
+
+
+@pytest.fixture(autouse=True, params=["joins", "windows"])
+def funnel_form(request, monkeypatch):
+    """Every test runs both forms of ordered and strict funnels on each engine: joins for persons
+    with one step-1 event (DuckDB's form) and window layers for everyone (PostgreSQL's)."""
+    dialects = {"duckdb", "postgresql"} if request.param == "joins" else set()
+    monkeypatch.setattr(funnels, "_JOIN_FORM", frozenset(dialects))
+    return request.param
 
 
 def _warehouse(warehouse, *rows):
@@ -293,6 +310,54 @@ def test_funnel_matches_a_replay_of_posthogs_udf_on_random_rows(warehouse, mode)
     url = _warehouse(warehouse, *rows)
     got = column(run(url, "funnel", steps=STEPS, mode=mode, window_days=2, **JANUARY), "count")
     assert got == _replay(rows, [A, B, C], mode, pd.Timedelta(days=2))
+
+
+@pytest.mark.parametrize("mode", ["ordered", "strict"])
+def test_funnel_matches_a_replay_for_persons_with_one_step_one_event(warehouse, mode):
+    # One A per person (the join form, not the window layers), then B, C, D and other events in
+    # any order around it: steps out of order, repeated, late, other events in between.
+    import random
+
+    rng = random.Random(11)
+    rows = []
+    for pid in range(10, 90):
+        start = pd.Timestamp("2024-01-02", tz="UTC") + pd.Timedelta(hours=rng.randint(0, 24 * 20))
+        hours = rng.sample([*range(-12, 0), *range(1, 80)], rng.randint(0, 8))  # distinct instants
+        rows.append((pid, A, start))
+        rows += [
+            (pid, rng.choice([B, B, C, C, D, X]), start + pd.Timedelta(hours=h)) for h in hours
+        ]
+    url = _warehouse(warehouse, *rows)
+    steps = [A, B, C, D]
+    got = run(url, "funnel", steps=",".join(steps), mode=mode, window_days=3, **JANUARY)
+    assert column(got, "count") == _replay(rows, steps, mode, pd.Timedelta(days=3))
+
+
+@pytest.mark.parametrize("mode", ["ordered", "strict"])
+def test_funnel_persons_with_several_step_one_events_count_like_those_with_one(warehouse, mode):
+    # Each person of ORDER_ROWS (moved to 20 Jan) and a twin who also did A on 2 Jan, out of the
+    # window: one attempt per person is found with joins, several with window layers.
+    moved = [(pid, name, pd.Timestamp(ts) + pd.Timedelta(days=19)) for pid, name, ts in ORDER_ROWS]
+    twins = [(pid + 100, name, ts) for pid, name, ts in moved]
+    twins += [(pid + 100, A, "2024-01-02 09:00Z") for pid in sorted({r[0] for r in moved})]
+    alone = run(
+        _warehouse(warehouse, *moved), "funnel_time_to_convert", steps=STEPS, mode=mode, **JANUARY
+    )
+    both = run(
+        _warehouse(warehouse, *moved, *twins),
+        "funnel_time_to_convert",
+        steps=STEPS,
+        mode=mode,
+        **JANUARY,
+    )
+    assert column(both, "count") == [2 * c for c in column(alone, "count")]
+    for name in ("avg_seconds", "median_seconds"):
+        assert column(both, name) == column(alone, name)
+    counts = column(
+        run(_warehouse(warehouse, *moved, *twins), "funnel", steps=STEPS, mode=mode, **JANUARY),
+        "count",
+    )
+    assert counts == column(both, "count")
 
 
 def test_funnel_breakdown_by_a_dollar_property_like_browser(warehouse):
