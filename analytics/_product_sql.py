@@ -161,32 +161,20 @@ def day_range(start: date, end: date, tz: str) -> dict[str, datetime]:
     return {"t0": instant(start, tz), "t1": instant(end + timedelta(days=1), tz)}
 
 
-def not_test_account(person_column: str) -> str:
-    """Keep rows whose person is not a user of a test customer (D.7.8); rows with no user are kept.
-
-    With a dimension filter active (analytics/filters.py), keep only users of the kept accounts.
-    """
-    rule = (
-        "NOT EXISTS (SELECT 1 FROM users tu JOIN customers tc ON tc.id = tu.customer_id "
-        f"WHERE tu.id = {person_column} AND tc.is_test)"
-    )
-    filters = current_filter()
-    if filters is None:
-        return rule
-    return f"({rule} AND {person_condition(filters, person_column)})"
-
-
 # The users of test customers: a small set (users.id is the primary key, never NULL).
 TEST_PERSONS = (
     "SELECT tu.id FROM users tu JOIN customers tc ON tc.id = tu.customer_id WHERE tc.is_test"
 )
 
 
-def not_test_person(person_column: str) -> str:
-    """`not_test_account(person_column)`, the same rows, as `NOT IN` the small set of test users.
+def not_test_account(person_column: str) -> str:
+    """Keep rows whose person is not a user of a test customer (D.7.8); rows with no user are kept.
 
-    One hash probe per row, where the correlated NOT EXISTS makes DuckDB deduplicate and join every
-    row's person first. Rows without a person are kept explicitly (`NOT IN` alone drops NULLs).
+    With a dimension filter active (analytics/filters.py), keep only users of the kept accounts.
+    Written as `NOT IN` the small set of test users: both engines hash that set once, where a
+    correlated NOT EXISTS made DuckDB deduplicate and join every row's person first, and made
+    PostgreSQL probe an index per person when it underestimated the rows. `NOT IN` alone would
+    drop rows without a person, so they are kept explicitly.
     """
     rule = f"({person_column} IS NULL OR {person_column} NOT IN ({TEST_PERSONS}))"
     filters = current_filter()

@@ -42,11 +42,11 @@ from analytics._product_sql import (
     check_property,
     day_range,
     in_list,
+    not_test_account,
     nullable,
     property_key,
 )
 from analytics.catalog import metric
-from analytics.filters import current_filter, person_condition
 from analytics.params import PeriodParams
 from datasources.base import Fetcher, Query
 
@@ -124,21 +124,6 @@ def _micros(column: str, dialect: str) -> str:
     if dialect == "duckdb":
         return f"epoch_us({column})"
     return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
-
-
-def _kept_person(column: str) -> str:
-    """`not_test_account` (D.7.8, and the active dimension filter) for a column of persons.
-
-    Written as NOT IN over the few test users: both engines hash that set once, where
-    PostgreSQL runs NOT EXISTS as an index lookup per person when it underestimates the persons
-    (as it does for grouped CTE rows).
-    """
-    rule = (
-        f"{column} NOT IN (SELECT tu.id FROM users tu JOIN customers tc ON tc.id = tu.customer_id "
-        "WHERE tc.is_test AND tu.id IS NOT NULL)"
-    )
-    filters = current_filter()
-    return rule if filters is None else f"({rule} AND {person_condition(filters, column)})"
 
 
 def _list(template: str, ks: range | list[int], sep: str = ", ") -> str:
@@ -222,7 +207,7 @@ def _funnel_ctes(
         f"""starts AS (
             SELECT g.pid, g.n1, g.s
             FROM (SELECT pid, COUNT(*) AS n1, MIN(us) AS s FROM fs WHERE ord = 1 GROUP BY pid) g
-            WHERE {_kept_person("g.pid")}
+            WHERE {not_test_account("g.pid")}
         )"""
     )
     # The join form needs each event to match one step: with a repeated event name every
@@ -516,7 +501,7 @@ def _unordered_ctes(n: int) -> list[str]:
         f"""up AS (
             SELECT g.pid, {did} AS did, ({easy}) AS easy
             FROM (SELECT pid, MIN(us) AS lo, MAX(us) AS hi, {agg} FROM fs GROUP BY pid) g
-            WHERE {_kept_person("g.pid")}
+            WHERE {not_test_account("g.pid")}
         )""",
         f"""ua AS (
             SELECT f.pid, f.us, {nxt}

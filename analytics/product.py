@@ -29,7 +29,7 @@ from analytics._product_sql import (
     day_range,
     local_day_sql,
     local_day_within,
-    not_test_person,
+    not_test_account,
     nullable,
     optional_float,
     property_key,
@@ -127,7 +127,7 @@ def trends(source: Fetcher, params: TrendsParams) -> pd.DataFrame:
         SELECT {_day_sql(source, "e.timestamp", interval, params.timezone, params.start, params.end)} AS b, {value} AS value
         FROM events e
         WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event {person_filter}
-          AND {not_test_person("e.person_id")}
+          AND {not_test_account("e.person_id")}
         GROUP BY 1
     """
     bind = {
@@ -163,7 +163,7 @@ def _rolling_active(
             SELECT DISTINCT e.person_id AS pid, {_day_within_sql(source, "e.timestamp", params.timezone, first, params.end)} AS d
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.person_id IS NOT NULL
-              {_event_condition(event)} AND {not_test_person("e.person_id")}
+              {_event_condition(event)} AND {not_test_account("e.person_id")}
         ),
         spans AS (
             SELECT d, LEAST(COALESCE(LEAD(d) OVER (PARTITION BY pid ORDER BY d), d + :w), d + :w) AS until
@@ -311,7 +311,7 @@ def stickiness(source: Fetcher, params: StickinessParams) -> pd.DataFrame:
             SELECT e.person_id, COUNT(DISTINCT {_day_within_sql(source, "e.timestamp", params.timezone, params.start, params.end)}) AS active_days
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event
-              AND e.person_id IS NOT NULL AND {not_test_person("e.person_id")}
+              AND e.person_id IS NOT NULL AND {not_test_account("e.person_id")}
             GROUP BY e.person_id
         ) p
         GROUP BY active_days
@@ -370,7 +370,7 @@ def lifecycle(source: Fetcher, params: LifecycleParams) -> pd.DataFrame:
             SELECT DISTINCT e.person_id AS pid, {_day_sql(source, "e.timestamp", interval, params.timezone, read_from, params.end)} AS b
             FROM events e
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1 AND e.event = :event
-              AND e.person_id IS NOT NULL AND {not_test_person("e.person_id")}
+              AND e.person_id IS NOT NULL AND {not_test_account("e.person_id")}
         ),
         seq AS (
             SELECT a.pid, a.b,
@@ -474,11 +474,11 @@ def engagement_segments(source: Fetcher, params: EngagementParams) -> pd.DataFra
             GROUP BY e.person_id
         ),
         population AS (
-            SELECT pid, days, events FROM act WHERE {not_test_person("pid")}
+            SELECT pid, days, events FROM act WHERE {not_test_account("pid")}
             UNION ALL
             SELECT p.id AS pid, 0 AS days, 0 AS events
             FROM persons p
-            WHERE p.created_at < :t0 AND {not_test_person("p.id")}
+            WHERE p.created_at < :t0 AND {not_test_account("p.id")}
               AND NOT EXISTS (SELECT 1 FROM act WHERE act.pid = p.id)
         )
         SELECT CASE WHEN days >= 15 THEN 'High' WHEN days >= 5 THEN 'Medium' WHEN days >= 1 THEN 'Low' ELSE 'Inactive' END AS segment,
@@ -546,7 +546,7 @@ def session_metrics(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
                {_mean("CAST(s.is_bounce AS INTEGER)")} AS bounce_rate,
                {_mean("s.pageview_count")} AS pageviews_per_session
         FROM sessions s
-        WHERE s.start_ts >= :t0 AND s.start_ts < :t1 AND {not_test_person("s.person_id")}
+        WHERE s.start_ts >= :t0 AND s.start_ts < :t1 AND {not_test_account("s.person_id")}
         GROUP BY 1
     """
     bind = {"tz": params.timezone, **day_range(params.start, params.end, params.timezone)}
