@@ -60,19 +60,21 @@ members AS (
     FROM first_paid
     WHERE first_d BETWEEN {rs.lit(first_month)} AND {end}
 ),
-base AS (
-    SELECT m.cohort, COUNT(DISTINCT m.customer_id) AS customers, SUM(s.amount) AS start_mrr
-    FROM members AS m
-    JOIN seg AS s ON s.customer_id = m.customer_id AND s.fd <= m.first_d
-                 AND (s.td IS NULL OR s.td > m.first_d)
-    GROUP BY m.cohort
-),
 mdelta AS (
-    SELECT m.cohort, {rs.trunc("x.d", _MONTH)} AS month_start, SUM(x.delta) AS delta
+    SELECT m.cohort, {rs.trunc("x.d", _MONTH)} AS month_start, SUM(x.delta) AS delta,
+           SUM(CASE WHEN x.d = m.first_d THEN x.delta ELSE 0 END) AS first_day
     FROM members AS m
     JOIN delta AS x ON x.customer_id = m.customer_id
     WHERE x.d <= {end}
     GROUP BY 1, 2
+),
+-- A member has no MRR change before first_d, so their MRR at the end of that day is the sum of
+-- that day's changes: the base needs no range join against the segments.
+base AS (
+    SELECT c.cohort, c.customers, f.start_mrr
+    FROM (SELECT cohort, COUNT(*) AS customers FROM members GROUP BY cohort) AS c
+    JOIN (SELECT cohort, SUM(first_day) AS start_mrr FROM mdelta GROUP BY cohort) AS f
+      ON f.cohort = c.cohort
 )
 SELECT b.cohort,
        CAST(ROW_NUMBER() OVER (PARTITION BY b.cohort ORDER BY p.period_start) - 1 AS BIGINT) AS months_since,
