@@ -59,6 +59,9 @@ MAX_STEPS = 20
 # form on each engine.
 _JOIN_FORM = frozenset({"duckdb"})
 
+Output = Literal["reached", "tally", "attempts"]
+_TALLY = "tally AS (SELECT max_step, COUNT(*) AS persons FROM reached GROUP BY max_step)"
+
 
 class FunnelParams(PeriodParams):
     """Steps, period, conversion window and step order of a PostHog funnel."""
@@ -126,6 +129,16 @@ def _micros(column: str, dialect: str) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
 
 
+def _e_within(lo: str, hi: str, dialect: str) -> str:
+    """`e.timestamp` in [lo, hi], bounds in epoch microseconds; compared as timestamps on
+    PostgreSQL, so its (person_id, timestamp) index serves the range."""
+    if dialect == "duckdb":
+        us = _micros("e.timestamp", dialect)
+        return f"{us} >= {lo} AND {us} <= {hi}"
+    at = "TIMESTAMPTZ 'epoch' + ({}) * INTERVAL '1 microsecond'"
+    return f"e.timestamp >= {at.format(lo)} AND e.timestamp <= {at.format(hi)}"
+
+
 def _list(template: str, ks: range | list[int], sep: str = ", ") -> str:
     """`template` formatted with k (and j = k - 1) for each k, joined by `sep`."""
     return sep.join(template.format(k=k, j=k - 1) for k in ks)
@@ -158,11 +171,13 @@ def _step_filter(
 
 
 def _funnel_ctes(
-    params: FunnelParams, dialect: str, *, attempts: bool = False
+    params: FunnelParams, dialect: str, *, output: Output = "reached"
 ) -> tuple[str, dict[str, object]]:
-    """CTEs ending in `reached(pid, max_step)`, or with `attempts` (ordered and strict funnels)
-    in `attempts(pid, depth, u1..un)`: per person, the attempt counted (the first to reach the
-    furthest step) and its step times in epoch microseconds (NULL past `depth`).
+    """CTEs ending in `output`: `reached(pid, max_step)` (each person's furthest step),
+    `tally(max_step, persons)` (persons per furthest step; a value may come in several rows) or,
+    for ordered and strict funnels, `attempts(pid, depth, u1..un)`: per person, the attempt
+    counted (the first to reach the furthest step) and its step times in epoch microseconds
+    (NULL past `depth`).
 
     `fs` holds the funnel-step events in range: pid, us (epoch microseconds), ord (the first step
     the event matches) and, when a step name repeats, flags m1..mn. Rows tied on (us, ord) are
@@ -200,6 +215,8 @@ def _funnel_ctes(
     ]
     if params.mode == "unordered":
         ctes += _unordered_ctes(n)
+        if output == "tally":
+            ctes.append(_TALLY)
         return ",\n        ".join(ctes), bind
     # Persons who did step 1 (test accounts and filtered-out accounts dropped here, once per
     # person): n1 step-1 events, the first at s.
@@ -213,34 +230,48 @@ def _funnel_ctes(
     # The join form needs each event to match one step: with a repeated event name every
     # person takes the window form.
     single = n > 1 and distinct and dialect in _JOIN_FORM
+    attempts = output == "attempts"
+    # Ordered persons with one step-1 event are tallied from the chain's steps directly.
+    direct = single and params.mode == "ordered" and output == "tally"
     if n == 1:
         ctes.append("single AS (SELECT pid, s AS u1 FROM starts)")
     else:
         many = "a.n1 > 1" if single else "a.n1 >= 1"
         if params.mode == "ordered":
-            ctes += _ordered_single(n) if single else []
+            ctes += _ordered_single(n, per_person=not direct) if single else []
             ctes += _ordered_multi(n, many, fe_flags, attempts)
         else:
-            us_e = _micros("e.timestamp", dialect)
-            ctes += _strict_single(n, steps_in, us_e) if single else []
-            ctes += _strict_multi(n, many, fe_flags, steps_in, us_e, attempts)
+            ctes += _strict_single(n, steps_in, dialect) if single else []
+            ctes += _strict_multi(n, many, fe_flags, steps_in, dialect, attempts)
     # Per person: one row from `single` (its only attempt) or `multi`/`mdepth` (the others).
     paths = (["single"] if single or n == 1 else []) + (["multi"] if n > 1 else [])
     if attempts:
         cols = f"{_depth(n)} AS depth, {_list('u{k}', range(1, n + 1))}"
         union = " UNION ALL ".join(f"SELECT pid, {cols} FROM {path}" for path in paths)
         ctes.append(f"attempts AS ({union})")
+    elif direct:
+        # o_k holds the persons reaching step k: those who stop at k are o_k less o_(k+1).
+        reach = " UNION ALL ".join(
+            f"SELECT {k} AS k, COUNT(*) AS c FROM o{k}" for k in range(1, n + 1)
+        )
+        ctes.append(
+            "tally AS (SELECT k AS max_step, c - COALESCE(LEAD(c) OVER (ORDER BY k), 0) AS persons "
+            f"FROM ({reach}) o UNION ALL SELECT depth, COUNT(*) FROM mdepth GROUP BY depth)"
+        )
     else:
         rows = {
             "single": f"SELECT pid, {_depth(n)} AS max_step FROM single",
             "multi": "SELECT pid, depth AS max_step FROM mdepth",
         }
         ctes.append(f"reached AS ({' UNION ALL '.join(rows[path] for path in paths)})")
+        if output == "tally":
+            ctes.append(_TALLY)
     return ",\n        ".join(ctes), bind
 
 
-def _ordered_single(n: int) -> list[str]:
-    """`single(pid, u1..un)`: ordered attempts of the persons with one step-1 event.
+def _ordered_single(n: int, *, per_person: bool = True) -> list[str]:
+    """`o1..on` (persons reaching step k, at u_k) and with `per_person` `single(pid, u1..un)`:
+    ordered attempts of the persons with one step-1 event.
 
     Their only attempt is that event's greedy chain: step k is the first step-k event at or after
     step k-1 (a later step number at the same instant comes after it) and within the window of
@@ -256,6 +287,8 @@ def _ordered_single(n: int) -> list[str]:
             GROUP BY a.pid, a.u1
         )"""
         )
+    if not per_person:
+        return ctes
     joins = _list("LEFT JOIN o{k} ON o{k}.pid = o1.pid", range(2, n + 1), " ")
     ctes.append(f"single AS (SELECT o1.pid, {_list('o{k}.u{k}', range(1, n + 1))} FROM o1 {joins})")
     return ctes
@@ -339,7 +372,7 @@ def _chain_ctes(n: int) -> list[str]:
     return ctes
 
 
-def _strict_single(n: int, steps_in: str, us_e: str) -> list[str]:
+def _strict_single(n: int, steps_in: str, dialect: str) -> list[str]:
     """`single(pid, u1..un)`: strict attempts of the persons with one step-1 event s.
 
     Only the events after s and within its window can be part of its attempt. With r_j the
@@ -360,17 +393,16 @@ def _strict_single(n: int, steps_in: str, us_e: str) -> list[str]:
         )""",
         # Other events matter only up to the last r_j.
         f"""sx AS (
-            SELECT f.pid, MIN({us_e}) AS x
+            SELECT f.pid, MIN({_micros("e.timestamp", dialect)}) AS x
             FROM events e JOIN sf f ON f.pid = e.person_id
             WHERE e.timestamp >= :t0 AND e.timestamp < :t1
               AND (e.event IS NULL OR e.event NOT IN {steps_in})
-              AND {us_e} >= f.s AND {us_e} <= GREATEST({_list("f.r{k}", range(2, n + 1))})
+              AND {_e_within("f.s", "GREATEST(" + _list("f.r{k}", range(2, n + 1)) + ")", dialect)}
             GROUP BY f.pid
         )""",
     ]
     joins = "LEFT JOIN sf f ON f.pid = a.pid LEFT JOIN sx x ON x.pid = a.pid"
-    late = "TRUE"
-    if n > 2:
+    if n > 2:  # with two steps no step event can come late
         nxt = "CASE q.ord " + _list("WHEN {j} THEN f.r{k}", range(3, n + 1), " ") + " END"
         ctes.append(
             f"""sv AS (
@@ -379,14 +411,14 @@ def _strict_single(n: int, steps_in: str, us_e: str) -> list[str]:
         )"""
         )
         joins += " LEFT JOIN sv v ON v.pid = a.pid"
-        late = None
 
     def reach(k: int) -> str:
         conds = [f"f.r{j} IS NOT NULL" for j in range(2, k + 1)]
         conds += [f"f.r{j - 1} <= f.r{j}" for j in range(3, k + 1)]
         conds += [f"(f.r{j} IS NULL OR f.r{k} <= f.r{j})" for j in range(k + 1, n + 1)]
-        conds += [f"(x.x IS NULL OR f.r{k} <= x.x)"]
-        conds += [late or f"(v.v IS NULL OR f.r{k} < v.v)"]
+        conds.append(f"(x.x IS NULL OR f.r{k} <= x.x)")
+        if n > 2:
+            conds.append(f"(v.v IS NULL OR f.r{k} < v.v)")
         return " AND ".join(conds)
 
     times = ", ".join(f"CASE WHEN {reach(k)} THEN f.r{k} END AS u{k}" for k in range(2, n + 1))
@@ -395,7 +427,7 @@ def _strict_single(n: int, steps_in: str, us_e: str) -> list[str]:
 
 
 def _strict_multi(
-    n: int, many: str, flags: str, steps_in: str, us_e: str, attempts: bool
+    n: int, many: str, flags: str, steps_in: str, dialect: str, attempts: bool
 ) -> list[str]:
     """Strict funnel of the other persons (`many` picks them from `starts a`), replaying the
     UDF's slots with window layers: `mdepth(pid, depth)`, or with `attempts` `multi(pid,
@@ -423,10 +455,10 @@ def _strict_multi(
                 FROM fs f JOIN mb b ON b.pid = f.pid
                 WHERE f.us >= b.lo
                 UNION ALL
-                SELECT e.person_id, {us_e}, {n + 1}, {nulls}
+                SELECT e.person_id, {_micros("e.timestamp", dialect)}, {n + 1}, {nulls}
                 FROM events e JOIN mb b ON b.pid = e.person_id
                 WHERE e.timestamp >= :t0 AND e.timestamp < :t1
-                  AND {us_e} >= b.lo AND {us_e} <= b.hi
+                  AND {_e_within("b.lo", "b.hi", dialect)}
                   AND (e.event IS NULL OR e.event NOT IN {steps_in})
             ) u
         )""",
@@ -539,10 +571,11 @@ def funnel(source: Fetcher, params: FunnelParams) -> pd.DataFrame:
     Returns:
         DataFrame with columns step (1-based), event (step label), count.
     """
-    ctes, bind = _funnel_ctes(params, source.dialect)
+    ctes, bind = _funnel_ctes(params, source.dialect, output="tally")
     found = source.fetch(
         Query(
-            f"WITH {ctes} SELECT max_step, COUNT(*) AS persons FROM reached GROUP BY max_step", bind
+            f"WITH {ctes} SELECT max_step, SUM(persons) AS persons FROM tally GROUP BY max_step",
+            bind,
         )
     )
     n = len(params.steps)
@@ -638,7 +671,7 @@ def funnel_time_to_convert(source: Fetcher, params: TimeToConvertParams) -> pd.D
         median_seconds (None for step 1 and when no person has a positive gap).
     """
     n = len(params.steps)
-    ctes, bind = _funnel_ctes(params, source.dialect, attempts=True)
+    ctes, bind = _funnel_ctes(params, source.dialect, output="attempts")
     per_step = [
         "SELECT 1 AS step, COUNT(*) AS persons, CAST(NULL AS DOUBLE PRECISION) AS avg_seconds, "
         "CAST(NULL AS DOUBLE PRECISION) AS median_seconds FROM attempts"

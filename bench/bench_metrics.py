@@ -4,8 +4,8 @@ Usage:
     .venv/bin/python bench/bench_metrics.py [--duckdb PATH] [--postgres URL] [--runs 3]
         [--only LABEL,...] [--no-postgres] [--no-pandas] [--write-readme]
 
-Every case is timed on each engine: one warm-up run, then the median of `--runs` warm runs of
-`analytics.catalog.run_metric` (query + shaping). The naive pandas version of a case (see
+Every case is timed on each engine, one engine after the other: one warm-up run, then the
+median of `--runs` warm runs of `analytics.catalog.run_metric` (query + shaping). The naive pandas version of a case (see
 bench/naive_pandas.py) runs on frames preloaded from the DuckDB warehouse (the load is timed
 once, separately) and its result is compared with the SQL metric's. The cached repeat is the
 same metric through CachedSource (diskcache) after one miss. Days are UTC; the range ends on
@@ -272,8 +272,10 @@ def main() -> None:
     if not args.no_postgres:
         engines["postgresql"] = SQLSource("postgresql", args.postgres)
 
-    for case in todo:
-        for engine, source in engines.items():
+    # One pass per engine (all DuckDB cases, then all PostgreSQL cases): interleaving them let a
+    # PostgreSQL query evict DuckDB's working set right before each DuckDB measurement.
+    for engine, source in engines.items():
+        for case in todo:
             try:
                 seconds, frame = timed(
                     lambda s=source, c=case: run_metric(c.metric, s, c.params), args.runs
@@ -339,7 +341,7 @@ def main() -> None:
     print()
     print(table)
     if args.write_readme:
-        write_readme(table)
+        write_readme(table, args.runs)
 
 
 def render(todo: list[Case], engines: dict[str, SQLSource], load_seconds: float | None) -> str:
@@ -376,11 +378,12 @@ def render(todo: list[Case], engines: dict[str, SQLSource], load_seconds: float 
     return "\n".join(lines)
 
 
-def write_readme(table: str) -> None:
+def write_readme(table: str, runs: int) -> None:
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     stamp = (
-        f"Measured {date.today().isoformat()} on {machine()} (`bench/bench_metrics.py`, medians of 3 warm "
-        f"runs; load average {LOAD['start']:.1f} at the start, {LOAD['end']:.1f} at the end).\n\n"
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()} "
+        f"(`bench/bench_metrics.py --runs {runs}`, medians of {runs} warm runs; load average "
+        f"{LOAD['start']:.1f} at the start, {LOAD['end']:.1f} at the end).\n\n"
     )
     marker_start, marker_end = "<!-- bench_metrics:start -->", "<!-- bench_metrics:end -->"
     block = f"{marker_start}\n{stamp}{table}\n{marker_end}"
