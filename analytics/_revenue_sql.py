@@ -278,11 +278,10 @@ def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
     On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE) inside `sql` are swapped for their
     fast-local-date versions (same values; DuckDB's ICU `AT TIME ZONE` dominates those queries).
     """
-    fast = getattr(source, "dialect", None) == "duckdb" and "tz" in params
-    if fast or current_filter() is not None:
+    day = local_day(source, str(params["tz"])) if "tz" in params else at_tz
+    if day is not at_tz or current_filter() is not None:
         # The shared CTEs are rebuilt here: faster local dates on DuckDB, and the active filter
         # (analytics/filters.py) on every engine.
-        day = fast_day(str(params["tz"])) if fast else at_tz
         builders = (
             (SEGMENTS_CTES, segments_ctes),
             (PAYMENTS_CTE, payments_cte),

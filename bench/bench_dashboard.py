@@ -46,17 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from exports.chromium import CHROMIUM_ARGS  # noqa: E402 - the product's own flags
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [  # as tests/e2e/conftest.py
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEFAULT_WAREHOUSE = f"duckdb:///{ROOT}/instance/warehouse-large.duckdb"
 
 # Per widget body: "drawn" / "error" / "empty" when done, null while loading or not yet rendered.
