@@ -11,8 +11,8 @@ from typing import Literal
 import pandas as pd
 
 from analytics._product_sql import fast_day_index, instant
-from analytics.filters import current_filter, customer_condition
-from datasources.base import Fetcher, Query
+from analytics.filters import current_filter, customer_condition, use_filter
+from datasources.base import DERIVED_SCHEMA, Derived, Fetcher, Query
 
 # Revenue-active segments, one row per (item row, discount stretch), as half-open ranges of local
 # days [fd, td): the amount counts in the snapshot at the end of day d when fd <= d < td (td NULL
@@ -272,24 +272,64 @@ def instant_lit(day: date, tz: str) -> str:
     return f"CAST('{start.isoformat(sep=' ')}' AS TIMESTAMP WITH TIME ZONE)"
 
 
+def derived_segments(day: Callable[[str], str], tz: str) -> tuple[str, tuple[Derived, ...]]:
+    """SEGMENTS_CTES read from derived tables: the same `seg` and `delta`, built once per source.
+
+    `revenue_segments` holds `seg` for every (non-test) customer; `revenue_deltas` holds the
+    customers' MRR changes summed per local day (days whose changes cancel out are left out, as
+    every reader sums them). The active filter selects customers when reading, so filtered and
+    unfiltered metrics share the tables. Tables are per time zone (local days differ).
+
+    Returns:
+        The CTE text to put in place of SEGMENTS_CTES, and the tables it reads in build order.
+    """
+    with use_filter(None):
+        segments = f"""WITH {segments_ctes(day)}
+SELECT customer_id, plan_id, fd, td, amount FROM seg ORDER BY customer_id, fd"""
+    seg = Derived(Derived.name_for("revenue_segments", segments, {"tz": tz}), segments, {"tz": tz})
+    deltas = f"""SELECT customer_id, d, SUM(delta) AS delta
+FROM (
+    SELECT customer_id, fd AS d, amount AS delta FROM {DERIVED_SCHEMA}.{seg.name}
+    UNION ALL
+    SELECT customer_id, td AS d, -amount AS delta FROM {DERIVED_SCHEMA}.{seg.name} WHERE td IS NOT NULL
+) AS changes
+GROUP BY customer_id, d
+HAVING SUM(delta) <> 0
+ORDER BY customer_id, d"""
+    delta = Derived(Derived.name_for("revenue_deltas", deltas, {}), deltas)
+    kept = customer_condition(current_filter(), "g.customer_id")
+    reads = f"""
+seg AS (
+    SELECT g.customer_id, g.plan_id, g.fd, g.td, g.amount
+    FROM {DERIVED_SCHEMA}.{seg.name} AS g WHERE {kept}
+),
+delta AS (
+    SELECT g.customer_id, g.d, g.delta FROM {DERIVED_SCHEMA}.{delta.name} AS g WHERE {kept}
+)"""
+    return reads, (seg, delta)
+
+
 def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
     """Run one query in the source.
 
-    On DuckDB the shared CTEs (SEGMENTS_CTES, PAYMENTS_CTE) inside `sql` are swapped for their
-    fast-local-date versions (same values; DuckDB's ICU `AT TIME ZONE` dominates those queries).
+    The shared CTEs inside `sql` (SEGMENTS_CTES, PAYMENTS_CTE) are rebuilt for the source: with
+    the active filter (analytics/filters.py) on every engine and DuckDB's fast local dates (same
+    values; ICU's `AT TIME ZONE` dominates those queries). Where the source can keep derived
+    tables (a read-only DuckDB file), the segments are read from them instead of recomputed.
     """
-    day = local_day(source, str(params["tz"])) if "tz" in params else at_tz
-    if day is not at_tz or current_filter() is not None:
-        # The shared CTEs are rebuilt here: faster local dates on DuckDB, and the active filter
-        # (analytics/filters.py) on every engine.
-        builders = (
-            (SEGMENTS_CTES, segments_ctes),
-            (PAYMENTS_CTE, payments_cte),
-        )
-        for text, build in builders:
-            if text in sql:
-                sql = sql.replace(text, build(day))
-    return source.fetch(Query(sql, params))
+    tz = params.get("tz")
+    day = local_day(source, str(tz)) if tz is not None else at_tz
+    rebuild = day is not at_tz or current_filter() is not None
+    derived: tuple[Derived, ...] = ()
+    if SEGMENTS_CTES in sql:
+        if tz is not None and getattr(source, "can_derive", False):
+            reads, derived = derived_segments(day, str(tz))
+            sql = sql.replace(SEGMENTS_CTES, reads)
+        elif rebuild:
+            sql = sql.replace(SEGMENTS_CTES, segments_ctes(day))
+    if rebuild and PAYMENTS_CTE in sql:
+        sql = sql.replace(PAYMENTS_CTE, payments_cte(day))
+    return source.fetch(Query(sql, params, derived))
 
 
 def shape(

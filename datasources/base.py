@@ -25,11 +25,38 @@ def _json_default(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A table the service derives from a source's own tables and keeps beside them.
+
+    The source builds it (`CREATE TABLE <schema>.<name> AS <sql>`) the first time a query needs
+    it, and keeps it only as long as the source's data cannot change (see
+    `SQLSource.can_derive`). `name` must change whenever `sql` or `params` do: callers derive it
+    from a hash of both, so a kept table is always the one the text asks for.
+    """
+
+    name: str
+    sql: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def name_for(prefix: str, sql: str, params: Mapping[str, Any]) -> str:
+        """`prefix_<16 hex>`: a table name unique to this build statement and its parameters."""
+        canonical = json.dumps(dict(params), sort_keys=True, default=_json_default)
+        digest = hashlib.sha256(f"{' '.join(sql.split())}\n{canonical}".encode()).hexdigest()
+        return f"{prefix}_{digest[:16]}"
+
+
+@dataclass(frozen=True)
 class Query:
-    """A query in the source's own language (SQL text with :named parameters for SQL sources)."""
+    """A query in the source's own language (SQL text with :named parameters for SQL sources).
+
+    `derived` lists, in build order, the derived tables the text reads (as
+    `DERIVED_SCHEMA.<name>`); only a source whose `can_derive` is true accepts them.
+    """
 
     text: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    derived: tuple[Derived, ...] = ()
 
     def canonical(self) -> str:
         """Whitespace-normalised text plus sorted parameters: equal for equal queries."""
@@ -40,6 +67,11 @@ class Query:
     def key(self, scope: str = "") -> str:
         """sha256 of the canonical query and the caller's access scope."""
         return hashlib.sha256(f"{self.canonical()}\n{scope}".encode()).hexdigest()
+
+
+# Where derived tables live, inside the source's own connection (an in-memory attached database
+# on DuckDB). Query texts name a derived table as f"{DERIVED_SCHEMA}.{name}".
+DERIVED_SCHEMA = "nexpo_derived"
 
 
 class Fetcher(Protocol):
@@ -76,6 +108,11 @@ class DataSource(ABC):
     def enabled(cls) -> bool:
         """False when an optional driver is missing."""
         return True
+
+    @property
+    def can_derive(self) -> bool:
+        """True when queries may carry `Query.derived` tables (see `SQLSource.can_derive`)."""
+        return False
 
     def fetch(self, query: Query, *, refresh: bool = False) -> pd.DataFrame:
         return self.execute(query)

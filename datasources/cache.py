@@ -351,6 +351,10 @@ class CachedSource:
         return self.source.dialect
 
     @property
+    def can_derive(self) -> bool:
+        return self.source.can_derive
+
+    @property
     def stats(self) -> CacheStats:
         return self.cache.stats
 

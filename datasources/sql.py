@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import re
 import threading
 import time
 from typing import Any
@@ -11,13 +13,15 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from datasources.base import DataSource, Query
+from datasources.base import DERIVED_SCHEMA, DataSource, Derived, Query
 from datasources.errors import (
     QueryError,
     QueryTimeoutError,
     SourceConfigError,
     SourceUnavailableError,
 )
+
+log = logging.getLogger(__name__)
 
 # Driver messages that mean "the source cannot be reached", not "this query is wrong".
 _CONNECTION_FAILURES = (
@@ -31,6 +35,7 @@ _CONNECTION_FAILURES = (
     "io error",
     "could not set lock",
 )
+_DERIVED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class SQLSource(DataSource):
@@ -50,11 +55,27 @@ class SQLSource(DataSource):
         self.default_timeout = timeout
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self._derive_lock = threading.Lock()
         self._read_only = read_only
 
     @property
     def dialect(self) -> str:
         return self.url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def can_derive(self) -> bool:
+        """True for a DuckDB file opened read-only: derived tables can be kept without a refresh rule.
+
+        While any connection of this process has the file open read-only, DuckDB holds a shared
+        lock on it, so no writer can change its tables. Derived tables live in an in-memory
+        database attached to that same open instance and vanish with it, so a derived table never
+        outlives the data it was built from. PostgreSQL (tables change under any reader), SQLite
+        and writable DuckDB return False; the analytics library inlines the same SQL for them.
+        """
+        if self.dialect != "duckdb" or not self._read_only:
+            return False
+        path = self.url.removeprefix("duckdb:///").split("?", 1)[0]
+        return bool(path) and path != ":memory:"
 
     @property
     def engine(self) -> Engine:
@@ -89,6 +110,10 @@ class SQLSource(DataSource):
         Raises:
             QueryTimeoutError, SourceUnavailableError, QueryError.
         """
+        if query.derived and not self.can_derive:
+            raise QueryError(
+                "derived tables are kept only on a DuckDB file opened read-only", source=self.name
+            )
         timeout = timeout or self.default_timeout
         started = time.monotonic()
         timed_out = threading.Event()
@@ -127,11 +152,58 @@ class SQLSource(DataSource):
             raise QueryError(f"no value for bind parameter {missing[0]!r}", source=self.name)
         cursor = connection.connection.driver_connection.cursor()
         try:
+            if query.derived:
+                self._ensure_derived(cursor, query.derived)
             cursor.execute(sql, [query.params[name] for name in names])
             columns = [item[0] for item in cursor.description or ()]
             return pd.DataFrame(cursor.fetchall(), columns=columns)
         finally:
             cursor.close()
+
+    def _ensure_derived(self, cursor: Any, derived: tuple[Derived, ...]) -> None:
+        """Build, in order, the derived tables of `derived` this open instance does not hold yet.
+
+        The check costs ~0.4 ms. Builds are serialised per source, so concurrent first queries
+        build each table once; `CREATE TABLE ... AS` commits whole, so a reader never sees half.
+        """
+        if not self.can_derive:
+            raise QueryError(
+                "derived tables are kept only on a DuckDB file opened read-only", source=self.name
+            )
+        for item in derived:
+            if not _DERIVED_NAME.match(item.name):
+                raise QueryError(f"invalid derived table name {item.name!r}", source=self.name)
+        cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {DERIVED_SCHEMA} (READ_WRITE)")
+
+        def missing() -> list[Derived]:
+            cursor.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [DERIVED_SCHEMA]
+            )
+            present = {row[0] for row in cursor.fetchall()}
+            return [item for item in derived if item.name not in present]
+
+        if not missing():
+            return
+        with self._derive_lock:
+            for item in missing():
+                sql, names = _duckdb_statement(item.sql, self.engine.dialect)
+                absent = [name for name in names if name not in item.params]
+                if absent:
+                    raise QueryError(
+                        f"no value for bind parameter {absent[0]!r} of derived table {item.name}",
+                        source=self.name,
+                    )
+                started = time.monotonic()
+                cursor.execute(
+                    f"CREATE TABLE {DERIVED_SCHEMA}.{item.name} AS {sql}",
+                    [item.params[name] for name in names],
+                )
+                log.info(
+                    "built derived table %s.%s in %.0f ms",
+                    self.name,
+                    item.name,
+                    (time.monotonic() - started) * 1000,
+                )
 
     def _arm_timeout(
         self, connection: Connection, timeout: float | None, timed_out: threading.Event

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 
@@ -12,6 +15,7 @@ from datasources import (
     SourceUnavailableError,
     SQLSource,
 )
+from datasources.base import DERIVED_SCHEMA, Derived
 
 PLANS = pd.DataFrame(
     {
@@ -131,4 +135,66 @@ def test_duckdb_long_query_is_interrupted_at_timeout(tmp_path):
 
     # The connection pool still answers afterwards.
     assert source.execute(Query("SELECT 42 AS x"))["x"].tolist() == [42]
+    source.close()
+
+
+# Derived tables: kept only on a read-only DuckDB file (its data cannot change while it is open).
+
+
+def _plans_file(tmp_path) -> str:
+    from demo.schema import load_frames
+
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    load_frames(url, {"plans": PLANS})
+    return url
+
+
+def _doubled() -> Derived:
+    # The cross join to a 20M-row count makes the build take a while, so first queries overlap.
+    sql = """SELECT id, amount_minor * :factor AS amount
+FROM plans CROSS JOIN (SELECT COUNT(*) AS n FROM range(20000000)) AS slow"""
+    return Derived(Derived.name_for("doubled", sql, {"factor": 2}), sql, {"factor": 2})
+
+
+def test_concurrent_first_queries_build_a_derived_table_once(tmp_path, caplog):
+    source = SQLSource("warehouse", _plans_file(tmp_path))
+    table = _doubled()
+    query = Query(f"SELECT SUM(amount) AS s FROM {DERIVED_SCHEMA}.{table.name}", derived=(table,))
+    caplog.set_level(logging.INFO, logger="datasources.sql")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        sums = list(pool.map(lambda _: source.execute(query)["s"].iloc[0], range(12)))
+
+    assert sums == [2 * (2900 + 9900)] * 12
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [
+        f"built derived table warehouse.{table.name}"
+    ]
+    source.close()
+
+
+@pytest.mark.parametrize(
+    "kind", ["writable duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_source_whose_data_can_change_refuses_derived_tables(tmp_path, request, kind):
+    if kind == "postgresql":
+        source = SQLSource("warehouse", request.getfixturevalue("pg_database"))
+    else:
+        source = SQLSource("warehouse", _plans_file(tmp_path), read_only=False)
+    table = _doubled()
+
+    assert source.can_derive is False
+    with pytest.raises(QueryError, match="only on a DuckDB file opened read-only"):
+        source.execute(Query(f"SELECT * FROM {DERIVED_SCHEMA}.{table.name}", derived=(table,)))
+    source.close()
+
+
+def test_derived_table_with_a_bad_name_or_missing_bind_is_a_query_error(tmp_path):
+    source = SQLSource("warehouse", _plans_file(tmp_path))
+    bad_name = Derived("x; DROP TABLE plans", "SELECT 1")
+    with pytest.raises(QueryError, match="invalid derived table name"):
+        source.execute(Query("SELECT 1", derived=(bad_name,)))
+    unbound = Derived("unbound", "SELECT :missing AS v")
+    with pytest.raises(QueryError, match="'missing' of derived table unbound"):
+        source.execute(Query("SELECT 1", derived=(unbound,)))
+    assert source.execute(Query("SELECT COUNT(*) AS n FROM plans"))["n"].tolist() == [3]
     source.close()
