@@ -147,6 +147,22 @@ pay AS (
 
 PAYMENTS_CTE = payments_cte()
 
+
+def _all_payments(day: Callable[[str], str]) -> str:
+    """`pay` for every account, with the account (through the invoice) to filter on when read."""
+    return f"""
+pay AS (
+    SELECT p.id AS payment_id, p.invoice_id, p.processor,
+           {day("p.created_at")} AS d,
+           {NET} AS net,
+           i.customer_id
+    FROM payments AS p
+    LEFT JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {COLLECTED}
+      AND (p.invoice_id IS NULL OR p.invoice_id NOT IN ({TEST_INVOICES}))
+)"""  # fmt: skip
+
+
 Unit = Literal["day", "week", "month", "period"]
 
 
@@ -309,26 +325,64 @@ delta AS (
     return reads, (seg, delta)
 
 
-def fetch(source: Fetcher, sql: str, params: dict) -> pd.DataFrame:
+def can_derive(source: Fetcher) -> bool:
+    """True when `source` keeps derived tables (a read-only DuckDB file; see SQLSource)."""
+    return bool(getattr(source, "can_derive", False))
+
+
+def derived_cte(
+    name: str, build: Callable[[], str], tz: str, *, where: str = "TRUE", order: str = ""
+) -> tuple[str, Derived]:
+    """The CTE `name` read from a table derived from `build()`'s CTE of the same name.
+
+    `build()` returns CTE text defining `name` with a `customer_id` column; it is called with no
+    filter, so the table holds every (non-test) account and serves every filter: the active
+    filter selects accounts when reading, and `where` (over the table's columns, as `g`) narrows
+    the rows further. Rows are stored in `order` (columns), so range reads skip whole blocks.
+
+    Returns:
+        `name AS (...)` for a WITH list, and the table to pass to `fetch(..., derived=...)`.
+    """
+    with use_filter(None):
+        sql = f"WITH {build()}\nSELECT * FROM {name}" + (f" ORDER BY {order}" if order else "")
+    table = Derived(Derived.name_for(f"revenue_{name}", sql, {"tz": tz}), sql, {"tz": tz})
+    kept = customer_condition(current_filter(), "g.customer_id")
+    text = f"""{name} AS (
+    SELECT g.* FROM {DERIVED_SCHEMA}.{table.name} AS g WHERE {kept} AND {where}
+)"""
+    return text, table
+
+
+def fetch(
+    source: Fetcher, sql: str, params: dict, derived: tuple[Derived, ...] = ()
+) -> pd.DataFrame:
     """Run one query in the source.
 
     The shared CTEs inside `sql` (SEGMENTS_CTES, PAYMENTS_CTE) are rebuilt for the source: with
     the active filter (analytics/filters.py) on every engine and DuckDB's fast local dates (same
     values; ICU's `AT TIME ZONE` dominates those queries). Where the source can keep derived
-    tables (a read-only DuckDB file), the segments are read from them instead of recomputed.
+    tables (a read-only DuckDB file), the segments are read from them instead of recomputed;
+    `derived` lists further derived tables the text reads (from `derived_cte`).
     """
     tz = params.get("tz")
     day = local_day(source, str(tz)) if tz is not None else at_tz
     rebuild = day is not at_tz or current_filter() is not None
-    derived: tuple[Derived, ...] = ()
     if SEGMENTS_CTES in sql:
-        if tz is not None and getattr(source, "can_derive", False):
-            reads, derived = derived_segments(day, str(tz))
+        if tz is not None and can_derive(source):
+            reads, segments = derived_segments(day, str(tz))
+            derived = (*segments, *derived)
             sql = sql.replace(SEGMENTS_CTES, reads)
         elif rebuild:
             sql = sql.replace(SEGMENTS_CTES, segments_ctes(day))
-    if rebuild and PAYMENTS_CTE in sql:
-        sql = sql.replace(PAYMENTS_CTE, payments_cte(day))
+    if PAYMENTS_CTE in sql:
+        if tz is not None and can_derive(source):
+            # With a filter, a payment without an invoice has no account (customer_id NULL) and
+            # is left out, as `payments_cte` leaves it out.
+            reads, table = derived_cte("pay", lambda: _all_payments(day), str(tz), order="d")
+            sql = sql.replace(PAYMENTS_CTE, "\n" + reads)
+            derived = (*derived, table)
+        elif rebuild:
+            sql = sql.replace(PAYMENTS_CTE, payments_cte(day))
     return source.fetch(Query(sql, params, derived))
 
 

@@ -13,7 +13,7 @@ Cohorts are the months from start's month to end's month; rows run up to end's m
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from analytics import _revenue_sql as rs
 from analytics.catalog import metric
 from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
-from datasources.base import Fetcher
+from datasources.base import Derived, Fetcher
 
 _MONTH = "month"
 
@@ -111,29 +111,9 @@ def cohort_ltv(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
         in that month, major units), value (cumulative revenue per customer through that month).
     """
     first_month = params.start.replace(day=1)
-    tz = params.timezone
-    since = rs.instant_lit(first_month, tz)
-    until = rs.instant_lit(params.end + timedelta(days=1), tz)
-    # Members are the customers whose first positive payment falls in [first month, end]: those
-    # with a positive payment in range and none before it. Only the payments in range need days.
+    paid, derived = _paid(source, params.timezone, first_month, params.end)
     sql = f"""
-WITH
-earlier AS (
-    SELECT DISTINCT i.customer_id
-    FROM payments AS p
-    JOIN invoices AS i ON i.id = p.invoice_id
-    WHERE {rs.COLLECTED} AND p.created_at < {since} AND {rs.NET} > 0
-      AND i.customer_id IS NOT NULL
-),
-paid AS (
-    SELECT i.customer_id, {rs.local_day(source, tz)("p.created_at")} AS d, {rs.NET} AS net
-    FROM payments AS p
-    JOIN invoices AS i ON i.id = p.invoice_id
-    WHERE {rs.COLLECTED} AND p.created_at >= {since} AND p.created_at < {until}
-      AND i.customer_id NOT IN ({rs.TEST_CUSTOMERS})
-      AND i.customer_id NOT IN (SELECT customer_id FROM earlier)
-      AND {customer_condition(current_filter(), "i.customer_id")}
-),
+WITH {paid},
 {_grid_sql(params)},
 members AS (
     SELECT customer_id, {rs.trunc("MIN(d)", _MONTH)} AS cohort
@@ -159,7 +139,63 @@ FROM base AS b
 JOIN periods AS p ON p.period_start >= b.cohort
 LEFT JOIN rev AS r ON r.cohort = b.cohort AND r.month_start = p.period_start
 ORDER BY b.cohort, months_since"""
-    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    frame = rs.fetch(source, sql, {"tz": params.timezone}, derived)
     return rs.shape(
         frame, dates=("cohort",), floats=("revenue", "value"), ints=("months_since", "customers")
+    )
+
+
+def _paid(source: Fetcher, tz: str, first: date, last: date) -> tuple[str, tuple[Derived, ...]]:
+    """`paid(customer_id, d, net)`: collected payments on local days [first, last] of the kept
+    accounts whose first positive payment is on or after `first` (so falls in the range).
+
+    Where the source keeps derived tables, every collected payment's customer, day and net
+    amount is derived once; elsewhere only the payments in range get local days, and the range
+    is compared on the raw timestamps (sargable).
+    """
+    if rs.can_derive(source):
+        day = rs.local_day(source, tz)
+
+        def build() -> str:
+            return f"""
+cpay AS (
+    SELECT i.customer_id, {day("p.created_at")} AS d, {rs.NET} AS net
+    FROM payments AS p
+    JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {rs.COLLECTED} AND i.customer_id NOT IN ({rs.TEST_CUSTOMERS})
+)"""
+
+        cpay, table = rs.derived_cte("cpay", build, tz, order="d")
+        return (
+            f"""{cpay},
+paid AS (
+    SELECT customer_id, d, net FROM cpay
+    WHERE d BETWEEN {rs.lit(first)} AND {rs.lit(last)}
+      AND customer_id NOT IN (
+          SELECT customer_id FROM cpay
+          WHERE d < {rs.lit(first)} AND net > 0 AND customer_id IS NOT NULL)
+)""",
+            (table,),
+        )
+    since = rs.instant_lit(first, tz)
+    until = rs.instant_lit(last + timedelta(days=1), tz)
+    return (
+        f"""
+earlier AS (
+    SELECT DISTINCT i.customer_id
+    FROM payments AS p
+    JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {rs.COLLECTED} AND p.created_at < {since} AND {rs.NET} > 0
+      AND i.customer_id IS NOT NULL
+),
+paid AS (
+    SELECT i.customer_id, {rs.local_day(source, tz)("p.created_at")} AS d, {rs.NET} AS net
+    FROM payments AS p
+    JOIN invoices AS i ON i.id = p.invoice_id
+    WHERE {rs.COLLECTED} AND p.created_at >= {since} AND p.created_at < {until}
+      AND i.customer_id NOT IN ({rs.TEST_CUSTOMERS})
+      AND i.customer_id NOT IN (SELECT customer_id FROM earlier)
+      AND {customer_condition(current_filter(), "i.customer_id")}
+)""",
+        (),
     )

@@ -19,7 +19,7 @@ Days are local days in params.timezone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 import pandas as pd
@@ -29,7 +29,7 @@ from analytics import _revenue_sql as rs
 from analytics.catalog import metric
 from analytics.filters import current_filter, customer_condition
 from analytics.params import PeriodParams
-from datasources.base import Fetcher
+from datasources.base import Derived, Fetcher
 
 # The instant a trial is decided as not converted (NULL: converted or still pending).
 _FAILED_AT = """(CASE WHEN c.paid_at IS NOT NULL THEN NULL
@@ -55,7 +55,7 @@ def outcome_ctes(
     )
     return f"""
 trials AS (
-    SELECT s.id, s.status, s.trial_end, s.canceled_at, s.ended_at,
+    SELECT s.id, s.customer_id, s.status, s.trial_end, s.canceled_at, s.ended_at,
            {day("s.trial_start")} AS start_d, {day("s.trial_end")} AS end_d
     FROM subscriptions AS s
     WHERE s.customer_id NOT IN ({rs.TEST_CUSTOMERS})
@@ -71,12 +71,32 @@ conv AS (
     GROUP BY t.id
 ),
 outcome AS (
-    SELECT t.id, t.start_d, t.end_d,
+    SELECT t.id, t.customer_id, t.start_d, t.end_d,
            {day("c.paid_at")} AS conv_d,
            {day(_FAILED_AT)} AS fail_d
     FROM trials AS t
     LEFT JOIN conv AS c ON c.id = t.id
 )"""
+
+
+def _outcome(
+    source: Fetcher, tz: str, first: date | None, last: date
+) -> tuple[str, tuple[Derived, ...]]:
+    """The `outcome` CTEs of the trials that started on local days [first, last] (first None: any).
+
+    Read from a derived table of every trial's outcome where the source keeps one, else inlined
+    with the start range as raw-timestamp bounds (sargable).
+    """
+    day = rs.local_day(source, tz)
+    if rs.can_derive(source):
+        where = f"g.start_d <= {rs.lit(last)}"
+        if first is not None:
+            where += f" AND g.start_d >= {rs.lit(first)}"
+        text, table = rs.derived_cte("outcome", lambda: outcome_ctes(day), tz, where=where)
+        return text, (table,)
+    since = rs.instant_lit(first, tz) if first is not None else None
+    until = rs.instant_lit(last + timedelta(days=1), tz)
+    return outcome_ctes(day, since=since, until=until), ()
 
 
 class TrialParams(PeriodParams):
@@ -108,12 +128,13 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
     """
     items = rs.periods(params.start, params.end, params.interval)
     end = rs.lit(params.end)
-    day = rs.local_day(source, params.timezone)
-    until = rs.instant_lit(params.end + timedelta(days=1), params.timezone)
-    if params.method == "cohort":
-        since = rs.instant_lit(items[0].start, params.timezone)
+    cohort = params.method == "cohort"
+    outcome, derived = _outcome(
+        source, params.timezone, items[0].start if cohort else None, params.end
+    )
+    if cohort:
         sql = f"""
-WITH {outcome_ctes(day, since=since, until=until)},
+WITH {outcome},
 {rs.periods_cte(items)}
 SELECT p.period_start,
        SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
@@ -129,7 +150,7 @@ ORDER BY p.period_start"""
             for p in items
         )
         sql = f"""
-WITH {outcome_ctes(day, until=until)},
+WITH {outcome},
 windows(period_start, lo, hi) AS (VALUES {rows}),
 flags AS (
     SELECT w.period_start,
@@ -151,7 +172,7 @@ FROM windows AS w
 LEFT JOIN flags AS f ON f.period_start = w.period_start
 GROUP BY w.period_start
 ORDER BY w.period_start"""
-    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    frame = rs.fetch(source, sql, {"tz": params.timezone}, derived)
     frame = rs.shape(frame, dates=("period_start",), ints=("converted", "not_converted", "trials"))
     frame["pending"] = frame["trials"] - frame["converted"] - frame["not_converted"]
     frame["value"] = rs.ratio(frame["converted"], frame["converted"] + frame["not_converted"])

@@ -42,7 +42,10 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
-@pytest.mark.parametrize("filters", [None, {"department": ["Sales"]}, {"plan": ["Pro"]}])
+@pytest.mark.parametrize(
+    "filters",
+    [None, {"department": ["Sales"]}, {"plan": ["Pro Monthly"]}, {"processor": ["paddle"]}],
+)
 def test_every_revenue_metric_is_identical_from_derived_tables_and_inline_sql(
     warehouse_url, timezone, filters
 ):
@@ -57,11 +60,14 @@ def test_every_revenue_metric_is_identical_from_derived_tables_and_inline_sql(
         got = run_metric(name, derived, params)
         want = run_metric(name, inline, params)
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, obj=name)
+        if name in ("mrr", "revenue_trend", "trial_conversion", "cohort_ltv"):
+            assert got.drop(columns=got.columns[0]).fillna(0).to_numpy().sum() > 0, name
     tables = derived.execute(
         Query(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{DERIVED_SCHEMA}'")
     )["table_name"].tolist()
-    # One segments table and one deltas table per time zone, shared by filtered and plain runs.
-    assert sorted(t.split("_")[1] for t in tables) == ["deltas", "segments"], tables
+    # One table of each kind per time zone, shared by filtered and unfiltered runs.
+    kinds = sorted(t.split("_")[1] for t in tables)
+    assert kinds == ["cpay", "deltas", "outcome", "pay", "segments"], tables
     derived.close()
     inline.close()
 
