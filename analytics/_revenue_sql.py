@@ -148,7 +148,7 @@ pay AS (
 PAYMENTS_CTE = payments_cte()
 
 
-def _all_payments(day: Callable[[str], str]) -> str:
+def all_payments_cte(day: Callable[[str], str]) -> str:
     """`pay` for every account, with the account (through the invoice) to filter on when read."""
     return f"""
 pay AS (
@@ -378,7 +378,7 @@ def fetch(
         if tz is not None and can_derive(source):
             # With a filter, a payment without an invoice has no account (customer_id NULL) and
             # is left out, as `payments_cte` leaves it out.
-            reads, table = derived_cte("pay", lambda: _all_payments(day), str(tz), order="d")
+            reads, table = derived_cte("pay", lambda: all_payments_cte(day), str(tz), order="d")
             sql = sql.replace(PAYMENTS_CTE, "\n" + reads)
             derived = (*derived, table)
         elif rebuild:

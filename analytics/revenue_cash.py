@@ -16,7 +16,7 @@ import pandas as pd
 from analytics import _revenue_sql as rs
 from analytics.catalog import metric
 from analytics.params import PeriodParams
-from datasources.base import Fetcher
+from datasources.base import Derived, Fetcher
 
 
 @metric(
@@ -110,38 +110,10 @@ def revenue_by_plan(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
         the end of `end`), largest revenue first.
     """
     end = rs.lit(params.end)
+    by_plan, derived = _revenue_by_plan(source, params)
     sql = f"""
 WITH {rs.SEGMENTS_CTES},
-{rs.PAYMENTS_CTE},
-inv_net AS (
-    SELECT invoice_id, SUM(net) AS net FROM pay
-    WHERE d BETWEEN {rs.lit(params.start)} AND {end}
-    GROUP BY invoice_id
-),
-alloc AS (
-    SELECT v.invoice_id, it.plan_id,
-           CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(it.quantity, 1) AS w
-    FROM inv_net AS v
-    JOIN invoices AS i ON i.id = v.invoice_id
-    JOIN subscription_items AS it
-      ON it.subscription_id = i.subscription_id
-     AND (it.valid_from IS NULL OR it.valid_from <= COALESCE(i.period_start, i.created_at))
-     AND (it.valid_to IS NULL OR it.valid_to > COALESCE(i.period_start, i.created_at))
-    JOIN plans AS p ON p.id = it.plan_id
-),
-totals AS (
-    SELECT invoice_id, SUM(w) AS w, COUNT(*) AS n FROM alloc GROUP BY invoice_id
-),
-by_plan AS (
-    SELECT a.plan_id,
-           SUM(v.net * CASE WHEN a.plan_id IS NULL THEN 1
-                            WHEN t.w > 0 THEN a.w / t.w
-                            ELSE CAST(1 AS DOUBLE PRECISION) / t.n END) AS revenue
-    FROM inv_net AS v
-    LEFT JOIN alloc AS a ON a.invoice_id = v.invoice_id
-    LEFT JOIN totals AS t ON t.invoice_id = v.invoice_id
-    GROUP BY a.plan_id
-),
+{by_plan},
 plan_mrr AS (
     SELECT plan_id, SUM(amount) AS mrr FROM seg
     WHERE fd <= {end} AND (td IS NULL OR td > {end})
@@ -153,7 +125,85 @@ FROM by_plan AS b
 FULL OUTER JOIN plan_mrr AS m ON m.plan_id = b.plan_id
 LEFT JOIN plans AS pl ON pl.id = COALESCE(b.plan_id, m.plan_id)
 ORDER BY revenue DESC, mrr DESC, plan_id"""
-    frame = rs.fetch(source, sql, {"tz": params.timezone})
+    frame = rs.fetch(source, sql, {"tz": params.timezone}, derived)
     frame = rs.shape(frame, floats=("revenue", "mrr"))
     frame["plan_id"] = frame["plan_id"].astype("Int64")
     return frame
+
+
+def _shares(invoices: str) -> str:
+    """`alloc` and `totals`: each invoice listed in the CTE `invoices` (its invoice_id column) split
+    over the items of its subscription valid at the invoice's period_start (else created_at),
+    weighted by list price x quantity."""
+    return f"""
+alloc AS (
+    SELECT v.invoice_id, it.plan_id,
+           CAST(p.amount_minor AS DOUBLE PRECISION) * COALESCE(it.quantity, 1) AS w
+    FROM {invoices} AS v
+    JOIN invoices AS i ON i.id = v.invoice_id
+    JOIN subscription_items AS it
+      ON it.subscription_id = i.subscription_id
+     AND (it.valid_from IS NULL OR it.valid_from <= COALESCE(i.period_start, i.created_at))
+     AND (it.valid_to IS NULL OR it.valid_to > COALESCE(i.period_start, i.created_at))
+    JOIN plans AS p ON p.id = it.plan_id
+),
+totals AS (
+    SELECT invoice_id, SUM(w) AS w, COUNT(*) AS n FROM alloc GROUP BY invoice_id
+)"""
+
+
+# A payment's part for one plan: all of it without an item (plan null), else by weight, or
+# equally when every item is free.
+_SHARE = """CASE WHEN a.plan_id IS NULL THEN 1
+                 WHEN t.w > 0 THEN a.w / t.w
+                 ELSE CAST(1 AS DOUBLE PRECISION) / t.n END"""
+
+
+def _revenue_by_plan(source: Fetcher, params: PeriodParams) -> tuple[str, tuple[Derived, ...]]:
+    """`by_plan(plan_id, revenue)`: collected revenue on [start, end] split over plans.
+
+    Where the source keeps derived tables, every collected payment is split over its plans once
+    (`plan_pay`) and the range is one filtered sum; elsewhere only the range's invoices are split.
+    """
+    start, end = rs.lit(params.start), rs.lit(params.end)
+    if rs.can_derive(source):
+        day = rs.local_day(source, params.timezone)
+
+        def build() -> str:
+            return f"""{rs.all_payments_cte(day)},
+paid_invoices AS (SELECT DISTINCT invoice_id FROM pay WHERE invoice_id IS NOT NULL),
+{_shares("paid_invoices")},
+plan_pay AS (
+    SELECT y.customer_id, y.d, a.plan_id, y.net * {_SHARE} AS net
+    FROM pay AS y
+    LEFT JOIN alloc AS a ON a.invoice_id = y.invoice_id
+    LEFT JOIN totals AS t ON t.invoice_id = y.invoice_id
+)"""
+
+        plan_pay, table = rs.derived_cte("plan_pay", build, params.timezone, order="d")
+        return (
+            f"""{plan_pay},
+by_plan AS (
+    SELECT plan_id, SUM(net) AS revenue FROM plan_pay
+    WHERE d BETWEEN {start} AND {end}
+    GROUP BY plan_id
+)""",
+            (table,),
+        )
+    return (
+        f"""{rs.PAYMENTS_CTE},
+inv_net AS (
+    SELECT invoice_id, SUM(net) AS net FROM pay
+    WHERE d BETWEEN {start} AND {end}
+    GROUP BY invoice_id
+),
+{_shares("inv_net")},
+by_plan AS (
+    SELECT a.plan_id, SUM(v.net * {_SHARE}) AS revenue
+    FROM inv_net AS v
+    LEFT JOIN alloc AS a ON a.invoice_id = v.invoice_id
+    LEFT JOIN totals AS t ON t.invoice_id = v.invoice_id
+    GROUP BY a.plan_id
+)""",
+        (),
+    )

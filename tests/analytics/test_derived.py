@@ -66,8 +66,8 @@ def test_every_revenue_metric_is_identical_from_derived_tables_and_inline_sql(
         Query(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{DERIVED_SCHEMA}'")
     )["table_name"].tolist()
     # One table of each kind per time zone, shared by filtered and unfiltered runs.
-    kinds = sorted(t.split("_")[1] for t in tables)
-    assert kinds == ["cpay", "deltas", "outcome", "pay", "segments"], tables
+    kinds = sorted(t.removeprefix("revenue_").rsplit("_", 1)[0] for t in tables)
+    assert kinds == ["cpay", "deltas", "outcome", "pay", "plan_pay", "segments"], tables
     derived.close()
     inline.close()
 
