@@ -263,14 +263,18 @@ def gauge_figure(
         "percent": {"valueformat": ".1%"},
     }.get(value_format, {"valueformat": ",.0f"})
     good, bad = {"color": "#059669"}, {"color": "#dc2626"}
+    # The number sits inside the arc: long ones ("$11,113,920") get a smaller font, not clipped.
+    shown = len(_goal_text(current, value_format, currency_symbol))
+    size = 28 if shown <= 8 else max(14, round(28 * 8 / shown))
     indicator = go.Indicator(
         mode="gauge+number+delta" if target else "gauge+number",
         value=current,
-        number={**number, "font": {"size": 28}},
+        number={**number, "font": {"size": size}},
         delta={
             "reference": target,
             "relative": True,
             "valueformat": ".1%",
+            "font": {"size": 14},
             "increasing": bad if lower_is_better else good,
             "decreasing": good if lower_is_better else bad,
         }
@@ -298,7 +302,8 @@ def gauge_figure(
         domain={"x": [0, 1], "y": [0, 1]},
     )
     fig = go.Figure(indicator)
-    fig.update_layout(height=220, margin={"l": 36, "r": 36, "t": 40, "b": 8})
+    # Side margins leave room for the end tick labels ("$15M") beside the arc.
+    fig.update_layout(height=220, margin={"l": 44, "r": 44, "t": 40, "b": 8})
     return fig
 
 

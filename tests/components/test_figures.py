@@ -151,3 +151,17 @@ def test_pie_figure_is_a_donut_of_the_rows():
     assert trace.type == "pie" and list(trace.labels) == ["stripe", "paypal"]
     assert list(trace.values) == [75.0, 25.0] and trace.hole == 0.55
     assert pie_figure(frame, "processor", "revenue", donut=False).data[0].hole == 0
+
+
+def test_gauge_figure_shrinks_a_long_number_to_fit_inside_the_arc():
+    short = gauge_figure(
+        pd.DataFrame({"period_start": ["2026-11-01"], "value": [6691.0], "goal": [8246.0]})
+    )
+    long = gauge_figure(
+        pd.DataFrame(
+            {"period_start": ["2026-11-01"], "value": [11_113_920.3], "goal": [12_431_100.0]}
+        ),
+        value_format="money",
+    )
+    assert short.data[0].number.font.size == 28  # "6,691"
+    assert long.data[0].number.font.size == 20  # "$11,113,920": 11 characters
