@@ -291,38 +291,30 @@ def instant_lit(day: date, tz: str) -> str:
 def derived_segments(day: Callable[[str], str], tz: str) -> tuple[str, tuple[Derived, ...]]:
     """SEGMENTS_CTES read from derived tables: the same `seg` and `delta`, built once per source.
 
-    `revenue_segments` holds `seg` for every (non-test) customer; `revenue_deltas` holds the
-    customers' MRR changes summed per local day (days whose changes cancel out are left out, as
-    every reader sums them). The active filter selects customers when reading, so filtered and
-    unfiltered metrics share the tables. Tables are per time zone (local days differ).
+    `seg` is kept as is; `delta` holds each customer's MRR changes summed per local day (days
+    whose changes cancel out are left out, as every reader sums them).
 
     Returns:
         The CTE text to put in place of SEGMENTS_CTES, and the tables it reads in build order.
     """
-    with use_filter(None):
-        segments = f"""WITH {segments_ctes(day)}
-SELECT customer_id, plan_id, fd, td, amount FROM seg ORDER BY customer_id, fd"""
-    seg = Derived(Derived.name_for("revenue_segments", segments, {"tz": tz}), segments, {"tz": tz})
-    deltas = f"""SELECT customer_id, d, SUM(delta) AS delta
-FROM (
-    SELECT customer_id, fd AS d, amount AS delta FROM {DERIVED_SCHEMA}.{seg.name}
-    UNION ALL
-    SELECT customer_id, td AS d, -amount AS delta FROM {DERIVED_SCHEMA}.{seg.name} WHERE td IS NOT NULL
-) AS changes
-GROUP BY customer_id, d
-HAVING SUM(delta) <> 0
-ORDER BY customer_id, d"""
-    delta = Derived(Derived.name_for("revenue_deltas", deltas, {}), deltas)
-    kept = customer_condition(current_filter(), "g.customer_id")
-    reads = f"""
-seg AS (
-    SELECT g.customer_id, g.plan_id, g.fd, g.td, g.amount
-    FROM {DERIVED_SCHEMA}.{seg.name} AS g WHERE {kept}
-),
+    seg_cte, seg = derived_cte("seg", lambda: segments_ctes(day), tz, order="customer_id, fd")
+    table = f"{DERIVED_SCHEMA}.{seg.name}"
+
+    def changes() -> str:
+        return f"""
 delta AS (
-    SELECT g.customer_id, g.d, g.delta FROM {DERIVED_SCHEMA}.{delta.name} AS g WHERE {kept}
+    SELECT customer_id, d, SUM(delta) AS delta
+    FROM (
+        SELECT customer_id, fd AS d, amount AS delta FROM {table}
+        UNION ALL
+        SELECT customer_id, td AS d, -amount AS delta FROM {table} WHERE td IS NOT NULL
+    ) AS changes
+    GROUP BY customer_id, d
+    HAVING SUM(delta) <> 0
 )"""
-    return reads, (seg, delta)
+
+    delta_cte, delta = derived_cte("delta", changes, tz, order="customer_id, d")
+    return f"\n{seg_cte},\n{delta_cte}", (seg, delta)
 
 
 def can_derive(source: Fetcher) -> bool:

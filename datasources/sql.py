@@ -36,6 +36,9 @@ _CONNECTION_FAILURES = (
     "could not set lock",
 )
 _DERIVED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Builds of derived tables, serialised process-wide: every SQLSource on one file shares DuckDB's
+# open instance (and so its derived tables), and two concurrent CREATEs of one table conflict.
+_DERIVE_LOCK = threading.Lock()
 
 
 class SQLSource(DataSource):
@@ -55,7 +58,6 @@ class SQLSource(DataSource):
         self.default_timeout = timeout
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self._derive_lock = threading.Lock()
         self._read_only = read_only
 
     @property
@@ -163,13 +165,9 @@ class SQLSource(DataSource):
     def _ensure_derived(self, cursor: Any, derived: tuple[Derived, ...]) -> None:
         """Build, in order, the derived tables of `derived` this open instance does not hold yet.
 
-        The check costs ~0.4 ms. Builds are serialised per source, so concurrent first queries
-        build each table once; `CREATE TABLE ... AS` commits whole, so a reader never sees half.
+        The check costs ~0.4 ms. Builds are serialised (`_DERIVE_LOCK`), so concurrent first
+        queries build each table once; `CREATE TABLE ... AS` commits whole, so a reader never sees half.
         """
-        if not self.can_derive:
-            raise QueryError(
-                "derived tables are kept only on a DuckDB file opened read-only", source=self.name
-            )
         for item in derived:
             if not _DERIVED_NAME.match(item.name):
                 raise QueryError(f"invalid derived table name {item.name!r}", source=self.name)
@@ -184,7 +182,7 @@ class SQLSource(DataSource):
 
         if not missing():
             return
-        with self._derive_lock:
+        with _DERIVE_LOCK:
             for item in missing():
                 sql, names = _duckdb_statement(item.sql, self.engine.dialect)
                 absent = [name for name in names if name not in item.params]

@@ -67,7 +67,7 @@ def test_every_revenue_metric_is_identical_from_derived_tables_and_inline_sql(
     )["table_name"].tolist()
     # One table of each kind per time zone, shared by filtered and unfiltered runs.
     kinds = sorted(t.removeprefix("revenue_").rsplit("_", 1)[0] for t in tables)
-    assert kinds == ["cpay", "deltas", "outcome", "pay", "plan_pay", "segments"], tables
+    assert kinds == ["cpay", "delta", "outcome", "pay", "plan_pay", "seg"], tables
     derived.close()
     inline.close()
 

@@ -157,19 +157,22 @@ FROM plans CROSS JOIN (SELECT COUNT(*) AS n FROM range(20000000)) AS slow"""
 
 
 def test_concurrent_first_queries_build_a_derived_table_once(tmp_path, caplog):
-    source = SQLSource("warehouse", _plans_file(tmp_path))
+    # Two sources on one file share DuckDB's open instance, so they share its derived tables.
+    url = _plans_file(tmp_path)
+    sources = [SQLSource("warehouse", url), SQLSource("warehouse", url)]
     table = _doubled()
     query = Query(f"SELECT SUM(amount) AS s FROM {DERIVED_SCHEMA}.{table.name}", derived=(table,))
     caplog.set_level(logging.INFO, logger="datasources.sql")
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        sums = list(pool.map(lambda _: source.execute(query)["s"].iloc[0], range(12)))
+        sums = list(pool.map(lambda i: sources[i % 2].execute(query)["s"].iloc[0], range(12)))
 
     assert sums == [2 * (2900 + 9900)] * 12
     assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [
         f"built derived table warehouse.{table.name}"
     ]
-    source.close()
+    for source in sources:
+        source.close()
 
 
 @pytest.mark.parametrize(
