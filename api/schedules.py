@@ -1,4 +1,4 @@
-"""/api/schedules: scheduled reports (engine/schedule_service.py does the checks and the work).
+"""/api/schedules: scheduled reports (engine/schedule_service/ does the checks and the work).
 
     GET    /api/schedules                       the schedules the caller may see (paginated)
     POST   /api/schedules                       create (201); needs `schedule` on the report
@@ -15,7 +15,7 @@
     GET    /api/schedules/runs/<run>/files/<n>  a run's file (the links in e-mails and webhooks);
                                                 410 once deleted after the 7-day retention
 
-Input fields, validation and permissions: see engine/schedule_service.py. Errors: 400 with the
+Input fields, validation and permissions: see engine/schedule_service/. Errors: 400 with the
 field first in the message ("recipients.email[0]: 'x' is not an e-mail address"), 403 without the
 permission, 404 for a schedule the caller may not see. Webhook secrets are never returned.
 """
