@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from analytics.filters import current_filter, person_condition
+from datasources.base import Fetcher
 
 BucketInterval = Literal["day", "week", "month"]
 
@@ -159,6 +160,26 @@ def instant(day: date, tz: str) -> datetime:
 def day_range(start: date, end: date, tz: str) -> dict[str, datetime]:
     """Bind values `t0`, `t1` for the half-open instant range [start 00:00, end + 1 day 00:00) in `tz`."""
     return {"t0": instant(start, tz), "t1": instant(end + timedelta(days=1), tz)}
+
+
+def day_sql(
+    source: Fetcher, column: str, interval: BucketInterval, tz: str, first: date, last: date
+) -> str:
+    """The bucket index of `column` (exactly `bucket_sql`), fast inside the days first..last."""
+    span = day_range(first, last, tz)
+    return local_day_sql(column, interval, source.dialect, tz, span["t0"], span["t1"])
+
+
+def day_within_sql(source: Fetcher, column: str, tz: str, first: date, last: date) -> str:
+    """The local day index of `column` for a query whose WHERE keeps it in the days first..last
+    (`:t0 <= column < :t1` of `day_range(first, last, tz)`): `day_sql` without its range check."""
+    span = day_range(first, last, tz)
+    return local_day_within(column, source.dialect, tz, span["t0"], span["t1"])
+
+
+def event_condition(event: str | None, alias: str = "e") -> str:
+    """`AND alias.event = :event`, or nothing when `event` is None (any event counts)."""
+    return "" if event is None else f"AND {alias}.event = :event"
 
 
 # The users of test customers: a small set (users.id is the primary key, never NULL).

@@ -48,3 +48,8 @@ class PeriodParams(MetricParams):
 
 
 Interval = Literal["day", "week", "month"]
+
+
+def empty_to_none(value: object) -> str | None:
+    """A text parameter stripped, or None when it is missing or blank ("any event")."""
+    return None if value is None or not str(value).strip() else str(value).strip()
