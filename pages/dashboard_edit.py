@@ -21,7 +21,7 @@ dash.register_page(
 
 
 def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
-    # Dash has imported pages/builder.py as a page module; importing it again would register its
-    # callbacks twice, so take the loaded module.
+    # Dash has already loaded pages/builder.py as a page module (and registered the page): use
+    # that module rather than importing it a second time.
     builder = sys.modules[__name__.rsplit(".", 1)[0] + ".builder"]
     return builder.layout(dashboard_id=dashboard_id, **params)

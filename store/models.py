@@ -88,7 +88,7 @@ class Template(Base):
     spec: Mapped[dict[str, Any]]
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # Saved templates (engine/dashboards.py, migration 0005): who made it, for the policy's "own".
+    # Saved templates (engine/dashboards/, migration 0005): who made it, for the policy's "own".
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
