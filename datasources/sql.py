@@ -39,6 +39,8 @@ _DERIVED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Builds of derived tables, serialised process-wide: every SQLSource on one file shares DuckDB's
 # open instance (and so its derived tables), and two concurrent CREATEs of one table conflict.
 _DERIVE_LOCK = threading.Lock()
+# Two concurrent `ATTACH IF NOT EXISTS` of one name race in DuckDB ("already exists").
+_ATTACH_LOCK = threading.Lock()
 
 
 class SQLSource(DataSource):
@@ -171,7 +173,8 @@ class SQLSource(DataSource):
         for item in derived:
             if not _DERIVED_NAME.match(item.name):
                 raise QueryError(f"invalid derived table name {item.name!r}", source=self.name)
-        cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {DERIVED_SCHEMA} (READ_WRITE)")
+        with _ATTACH_LOCK:
+            cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {DERIVED_SCHEMA} (READ_WRITE)")
 
         def missing() -> list[Derived]:
             cursor.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -172,6 +173,25 @@ def test_concurrent_first_queries_build_a_derived_table_once(tmp_path, caplog):
         f"built derived table warehouse.{table.name}"
     ]
     for source in sources:
+        source.close()
+
+
+def test_first_queries_released_together_on_fresh_files_all_succeed(tmp_path):
+    # DuckDB fails one of two concurrent ATTACH IF NOT EXISTS of a name ("already exists"): a
+    # dashboard's first load sends ten queries at once. A hundred fresh files, eight at once each.
+    table = Derived("doubled", "SELECT id, amount_minor * 2 AS amount FROM plans")
+    query = Query(f"SELECT SUM(amount) AS s FROM {DERIVED_SCHEMA}.{table.name}", derived=(table,))
+    for trial in range(100):
+        (tmp_path / str(trial)).mkdir()
+        source = SQLSource("warehouse", _plans_file(tmp_path / str(trial)))
+        start = threading.Barrier(8)
+
+        def first(_: int, source: SQLSource = source, start: threading.Barrier = start) -> int:
+            start.wait()
+            return int(source.execute(query)["s"].iloc[0])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(first, range(8))) == [2 * (2900 + 9900)] * 8, trial
         source.close()
 
 
