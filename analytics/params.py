@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from analytics.filters import RowFilter
 
@@ -53,3 +53,7 @@ Interval = Literal["day", "week", "month"]
 def empty_to_none(value: object) -> str | None:
     """A text parameter stripped, or None when it is missing or blank ("any event")."""
     return None if value is None or not str(value).strip() else str(value).strip()
+
+
+# An optional event name: blank (from a form or a CLI) means "any event".
+AnyEvent = Annotated[str | None, BeforeValidator(empty_to_none)]

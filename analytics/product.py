@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Literal
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from analytics import funnels as _funnels  # noqa: F401  (registers funnel metrics)
 from analytics import retention as _retention  # noqa: F401  (registers retention)
@@ -39,7 +39,7 @@ from analytics._product_sql import (
     to_number,
 )
 from analytics.catalog import metric
-from analytics.params import Interval, PeriodParams, empty_to_none
+from analytics.params import AnyEvent, Interval, PeriodParams
 from analytics.product_engagement import engagement_segments, lifecycle
 from analytics.product_sessions import session_metrics
 from datasources.base import Fetcher, Query
@@ -192,12 +192,7 @@ def _rolling_active(
 class ActivityParams(PeriodParams):
     """A period and the event that makes a person active (empty: any event)."""
 
-    event: str | None = Field(None, description="Event that counts as activity; empty = any event")
-
-    @field_validator("event", mode="before")
-    @classmethod
-    def _blank_is_any(cls, value: object) -> str | None:
-        return empty_to_none(value)  # type: ignore[arg-type]
+    event: AnyEvent = Field(None, description="Event that counts as activity; empty = any event")
 
 
 @metric(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from analytics._product_sql import (
     BucketInterval,
@@ -24,7 +24,7 @@ from analytics._product_sql import (
     ratio,
 )
 from analytics.catalog import metric
-from analytics.params import Interval, MetricParams, PeriodParams, empty_to_none
+from analytics.params import AnyEvent, Interval, MetricParams, PeriodParams
 from datasources.base import Fetcher, Query
 
 # --------------------------------------------------------------------------- lifecycle
@@ -125,12 +125,7 @@ class EngagementParams(MetricParams):
     """The 30 local days ending at `end`, and the event that makes a person active."""
 
     end: date = Field(description="Last day of the 30-day window, inclusive (YYYY-MM-DD)")
-    event: str | None = Field(None, description="Event that counts as activity; empty = any event")
-
-    @field_validator("event", mode="before")
-    @classmethod
-    def _blank_is_any(cls, value: object) -> str | None:
-        return empty_to_none(value)  # type: ignore[arg-type]
+    event: AnyEvent = Field(None, description="Event that counts as activity; empty = any event")
 
 
 @metric(
