@@ -345,6 +345,15 @@ def derived_cte(
     return text, table
 
 
+def derived_payments(day: Callable[[str], str], tz: str) -> tuple[str, Derived]:
+    """PAYMENTS_CTE read from the derived table of every account's collected payments.
+
+    With a filter, a payment without an invoice has no account (customer_id NULL) and is left
+    out, as `payments_cte` leaves it out.
+    """
+    return derived_cte("pay", lambda: all_payments_cte(day), tz, order="d")
+
+
 def fetch(
     source: Fetcher, sql: str, params: dict, derived: tuple[Derived, ...] = ()
 ) -> pd.DataFrame:
@@ -359,18 +368,17 @@ def fetch(
     tz = params.get("tz")
     day = local_day(source, str(tz)) if tz is not None else at_tz
     rebuild = day is not at_tz or current_filter() is not None
+    derive = tz is not None and can_derive(source)
     if SEGMENTS_CTES in sql:
-        if tz is not None and can_derive(source):
+        if derive:
             reads, segments = derived_segments(day, str(tz))
             derived = (*segments, *derived)
             sql = sql.replace(SEGMENTS_CTES, reads)
         elif rebuild:
             sql = sql.replace(SEGMENTS_CTES, segments_ctes(day))
     if PAYMENTS_CTE in sql:
-        if tz is not None and can_derive(source):
-            # With a filter, a payment without an invoice has no account (customer_id NULL) and
-            # is left out, as `payments_cte` leaves it out.
-            reads, table = derived_cte("pay", lambda: all_payments_cte(day), str(tz), order="d")
+        if derive:
+            reads, table = derived_payments(day, str(tz))
             sql = sql.replace(PAYMENTS_CTE, "\n" + reads)
             derived = (*derived, table)
         elif rebuild:

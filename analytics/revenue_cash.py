@@ -16,7 +16,7 @@ import pandas as pd
 from analytics import _revenue_sql as rs
 from analytics.catalog import metric
 from analytics.params import PeriodParams
-from datasources.base import Derived, Fetcher
+from datasources.base import DERIVED_SCHEMA, Derived, Fetcher
 
 
 @metric(
@@ -162,15 +162,17 @@ _SHARE = """CASE WHEN a.plan_id IS NULL THEN 1
 def _revenue_by_plan(source: Fetcher, params: PeriodParams) -> tuple[str, tuple[Derived, ...]]:
     """`by_plan(plan_id, revenue)`: collected revenue on [start, end] split over plans.
 
-    Where the source keeps derived tables, every collected payment is split over its plans once
-    (`plan_pay`) and the range is one filtered sum; elsewhere only the range's invoices are split.
+    Where the source keeps derived tables, every collected payment (the derived payments table)
+    is split over its plans once (`plan_pay`) and the range is one filtered sum; elsewhere only
+    the range's invoices are split.
     """
     start, end = rs.lit(params.start), rs.lit(params.end)
     if rs.can_derive(source):
-        day = rs.local_day(source, params.timezone)
+        _, pay = rs.derived_payments(rs.local_day(source, params.timezone), params.timezone)
 
         def build() -> str:
-            return f"""{rs.all_payments_cte(day)},
+            return f"""
+pay AS (SELECT * FROM {DERIVED_SCHEMA}.{pay.name}),
 paid_invoices AS (SELECT DISTINCT invoice_id FROM pay WHERE invoice_id IS NOT NULL),
 {_shares("paid_invoices")},
 plan_pay AS (
@@ -188,7 +190,7 @@ by_plan AS (
     WHERE d BETWEEN {start} AND {end}
     GROUP BY plan_id
 )""",
-            (table,),
+            (pay, table),
         )
     return (
         f"""{rs.PAYMENTS_CTE},
