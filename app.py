@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
     )
+    from security import policy
+
+    policy.install_file(settings.access_policy_file)  # the seed's table, or ACCESS_POLICY_FILE's
     store = init_store(settings.database_url)
     services = Services(settings, store, DataSources.from_settings(settings))
     services.init_app(server)

@@ -105,6 +105,18 @@ def _port(name: str, raw: str) -> int:
     return value
 
 
+def _policy_file(name: str, raw: str) -> str:
+    from security.access_table import PolicyFileError, load_policy_file
+
+    value = raw.strip()
+    if value:
+        try:
+            load_policy_file(value)
+        except PolicyFileError as exc:
+            raise SettingsError(str(exc)) from None
+    return value
+
+
 def _var(default: str, parse: Callable[[str, str], Any], doc: str) -> Any:
     return field(metadata={"default": default, "parse": parse, "doc": doc})
 
@@ -218,6 +230,13 @@ class Settings:
     # Looker Studio
     looker_studio_enabled: bool = _var("false", _bool, "Offer Looker Studio links")
     looker_studio_template_report_id: str = _var("", _str, "Looker Studio template report id")
+
+    # Access control
+    access_policy_file: str = _var(
+        "",
+        _policy_file,
+        "YAML access table in the seed's access_control shape (roles it names replace the seed's)",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ import pandas as pd
 from analytics.catalog import MetricError, get_metric, run_metric
 from datasources.errors import DataSourceError
 from engine.periods import Window
+from engine.request import ResolvedRequest, scoped_filters
 from engine.services import Services
 from engine.spec import DashboardSpec, WidgetSpec
 from security.masking import mask_frame
@@ -95,11 +96,42 @@ def generate(
     `meta["filters_ignored"]` that they were not filtered.
     """
     window = authorize_spec(spec, window, principal, action=action, cap=cap, resource=resource)
-    workers = max(1, min(services.settings.report_concurrent_limit, len(spec.widgets)))
+    return _widgets(spec.widgets, window, principal, services, refresh=refresh, filters=filters)
+
+
+def run(
+    resolved: ResolvedRequest, services: Services, *, refresh: bool = False
+) -> list[WidgetResult]:
+    """Every widget of a resolved request (or its one `widget`): access, days and filters were
+    settled once by `engine.request.resolve`, so nothing is looked up or authorized again."""
+    widgets = resolved.spec.widgets
+    if resolved.request.widget is not None:
+        widgets = [resolved.spec.widget(resolved.request.widget)]
+    return _widgets(
+        widgets,
+        resolved.window,
+        resolved.principal,
+        services,
+        refresh=refresh,
+        filters=resolved.filters,
+    )
+
+
+def _widgets(
+    widgets: list[WidgetSpec],
+    window: Window,
+    principal: Principal,
+    services: Services,
+    *,
+    refresh: bool,
+    filters: Filters | None,
+) -> list[WidgetResult]:
+    """The widgets' results, queries in parallel within REPORT_CONCURRENT_LIMIT."""
+    workers = max(1, min(services.settings.report_concurrent_limit, len(widgets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="widget") as pool:
         futures = [
             pool.submit(_widget, w, window, principal, services, refresh=refresh, filters=filters)
-            for w in spec.widgets
+            for w in widgets
         ]
         return [f.result() for f in futures]
 
@@ -170,7 +202,7 @@ def _widget(
     source = services.sources.cached("warehouse", access_scope(principal), refresh=refresh)
     tz = services.settings.report_timezone
     try:
-        params = _params(widget, window, tz)
+        params = _params(widget, window, tz, principal)
         filters = scoped_filters(principal, filters)
         if filters and "filters" in get_metric(widget.metric).params.model_fields:
             params["filters"] = filters
@@ -194,29 +226,32 @@ def _widget(
     return result
 
 
-def scoped_filters(principal: Principal, filters: Filters | None) -> dict[str, list[str]]:
-    """The user's filters with the row scope forced on top: a manager's department filter is
-    always their own department, whatever the page or the API asked for.
+def _params(
+    widget: WidgetSpec, window: Window, tz: str, principal: Principal | None = None
+) -> dict[str, Any]:
+    """The window and time zone (for the metrics that take them), then the widget's own params.
 
-    Raises:
-        AccessDenied: the principal's scope sees no rows (a manager without a department).
+    A widget's own `start`/`end` replace the window's days, but never escape the role's date cap:
+    the final days are cut to it here, after every parameter.
     """
-    out = {k: list(v) for k, v in (filters or {}).items() if v}
-    scope = row_scope(principal)
-    if scope.sees_nothing:
-        raise AccessDenied(
-            "Your account has no department, so it sees no data. Ask an admin.", "read", None
-        )
-    if not scope.unrestricted:
-        out["department"] = [scope.department]
-    return out
-
-
-def _params(widget: WidgetSpec, window: Window, tz: str) -> dict[str, Any]:
-    """The window and time zone (for the metrics that take them), then the widget's own params."""
     accepted = get_metric(widget.metric).params.model_fields
     base = {"start": window.start, "end": window.end, "timezone": tz}
-    return {**{k: v for k, v in base.items() if k in accepted}, **widget.params}
+    params = {**{k: v for k, v in base.items() if k in accepted}, **widget.params}
+    if principal is not None and ("start" in widget.params or "end" in widget.params):
+        try:
+            own = Window(
+                _as_date(params.get("start", window.start)), _as_date(params.get("end", window.end))
+            )
+        except ValueError:
+            return params  # the metric's own validation names the bad date
+        if own.start <= own.end:
+            capped = cap_window(principal, own, "clamp")
+            params["start"], params["end"] = capped.start, capped.end
+    return params
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _widget_window(widget: WidgetSpec, window: Window, principal: Principal) -> Window:

@@ -1,27 +1,26 @@
 """Roles and policies: who may do what to which report, which rows they see, how far back they look.
 
-Pure functions over one table (`POLICY`), no I/O. `engine.generate` calls `authorize`, `row_scope`
-and `cap_window` once per request, so pages, the API, exports, schedules and embeds all obey it.
+Pure functions over one table, the seed's `access_control` block as data (security/access_table.py:
+the table, its defaults and the operator's `ACCESS_POLICY_FILE`). `engine.generate` calls
+`authorize`, `row_scope` and `cap_window` once per request, so pages, the API, exports, schedules
+and embeds all obey it.
 
-The policy table (the seed's roles; where the seed is silent, the choice is written here):
+How a row of the table decides (the seed is silent on the details; the choices are written here):
 
-| role    | create | read   | update | delete | export | schedule | rows            | range cap | PII      |
-|---------|--------|--------|--------|--------|--------|----------|-----------------|-----------|----------|
-| admin   | any    | any    | any    | any    | any    | any      | all             | none      | unmasked |
-| manager | dept   | dept   | dept   | dept   | dept   | dept     | own department  | 12 months | masked   |
-| analyst | any    | any    | own    | own    | any    | -        | all             | 6 months  | masked   |
-| viewer  | -      | shared | -      | -      | -      | -        | all             | 30 days   | masked   |
-
-Grants (which resources of the report family — report, dashboard, template, schedule, export — a
-grant covers):
-
-- `any`: every resource.
-- `dept`: resources of the manager's own department. A company-wide resource (department None,
-  e.g. a built-in template) may be read, exported and scheduled — its rows are still cut to the
-  department — but not created, updated or deleted. A manager with no department gets nothing.
-- `own`: resources the principal owns (`owner_id`); analysts edit and delete only their own work.
-- `shared`: resources shared with the role (`shared_with`); built-in templates are shared per
-  `BUILTIN_AUDIENCE` (viewers: the KPI dashboard and the revenue overview).
+- `actions`: the action must be one of the role's. Nothing else grants it.
+- `reports`: the report (a template key, or the report a saved report, schedule or export is
+  built on: `Resource.report`) must be one of the role's, or the role has `all`. A saved dashboard
+  or custom template is its own report (its slug): by default only admins (`all`) open them; an
+  item shared with the role (`shared_with`) or owned by the principal is covered too. Creating a
+  custom dashboard or template from scratch (no report key) needs `all`: a role limited to some
+  reports may not assemble others' numbers into a new one.
+- `filters.department: own_department`: the principal's own department's rows (forced as the
+  department filter of every metric) and items; company-wide items (department None, e.g. the
+  built-in templates) may be read, exported and scheduled, not changed. No department: nothing.
+- `filters.date_range`: the longest window (below).
+- Schedules and exports are private: beside admins (`all`), only their owner may see or change one,
+  and only while the role still covers its report. Changing or deleting other items needs `all`,
+  or owning it, or (department roles) its being of the principal's department.
 
 Beyond the report family: users, roles, departments and the audit log are admin-only; API tokens
 and embed links may be managed by their owner or an admin. Issuing an embed link needs `export` on
@@ -37,101 +36,64 @@ PII is masked for every role but admin (see security/masking.py); embeds are alw
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any, Literal
 
 from engine.periods import Window
+from security.access_table import (
+    ACTIONS,
+    DEFAULT_TABLE,
+    ROLES,
+    RangeCap,
+    RolePolicy,
+    load_policy_file,
+)
 from security.users import Principal
 
-ACTIONS = ("create", "read", "update", "delete", "export", "schedule")
-ROLES = ("admin", "manager", "analyst", "viewer")
+__all__ = ["ACTIONS", "ROLES", "RangeCap", "RolePolicy"]
+
 EMBED_ROLE = "embed"
 
-Grant = Literal["any", "dept", "own", "shared"]
 ClampMode = Literal["clamp", "refuse"]
 
 # Kinds of the report family (the seed's "reports each role may open"), and the rest.
 REPORT_KINDS = frozenset({"report", "dashboard", "template", "schedule", "export"})
+PRIVATE_KINDS = frozenset({"schedule", "export"})
 ADMIN_KINDS = frozenset({"user", "role", "department", "audit"})
 OWNED_KINDS = frozenset({"api_token", "embed"})
 READ_LIKE = frozenset({"read", "export", "schedule"})
 
-
-@dataclass(frozen=True)
-class RangeCap:
-    """The longest window a role may select: `months` calendar months or `days` days."""
-
-    months: int = 0
-    days: int = 0
-
-    def earliest_start(self, end: date) -> date:
-        """The first day a window ending on `end` may start on."""
-        if self.months:
-            return _minus_months(end, self.months) + timedelta(days=1)
-        return end - timedelta(days=self.days - 1)
-
-    def label(self) -> str:
-        if self.months:
-            if self.months % 12 == 0:
-                years = self.months // 12
-                return f"{years} year" + ("s" if years > 1 else "")
-            return f"{self.months} months"
-        return f"{self.days} days"
+# The table in force: the seed's by default; `install` (at start-up, from ACCESS_POLICY_FILE).
+_active: dict[str, RolePolicy] = dict(DEFAULT_TABLE)
 
 
-@dataclass(frozen=True)
-class RolePolicy:
-    """One row of the policy table."""
-
-    role: str
-    grants: Mapping[str, Grant]
-    department_rows: bool  # True: only rows of the principal's own department
-    max_range: RangeCap | None
-    mask_pii: bool
+def install(table: Mapping[str, RolePolicy]) -> None:
+    """Make `table` the access table of this process (create_app calls it once)."""
+    _active.clear()
+    _active.update(table)
 
 
-POLICY: dict[str, RolePolicy] = {
-    "admin": RolePolicy(
-        "admin",
-        {action: "any" for action in ACTIONS},
-        department_rows=False,
-        max_range=None,
-        mask_pii=False,
-    ),
-    "manager": RolePolicy(
-        "manager",
-        {action: "dept" for action in ACTIONS},
-        department_rows=True,
-        max_range=RangeCap(months=12),
-        mask_pii=True,
-    ),
-    "analyst": RolePolicy(
-        "analyst",
-        {"create": "any", "read": "any", "update": "own", "delete": "own", "export": "any"},
-        department_rows=False,
-        max_range=RangeCap(months=6),
-        mask_pii=True,
-    ),
-    "viewer": RolePolicy(
-        "viewer",
-        {"read": "shared"},
-        department_rows=False,
-        max_range=RangeCap(days=30),
-        mask_pii=True,
-    ),
-}
+def install_file(path: str) -> None:
+    """Install the table of ACCESS_POLICY_FILE `path` (the seed's table when empty)."""
+    install(load_policy_file(path) if path else DEFAULT_TABLE)
 
-# Which roles a built-in template is shared with (admins, managers and analysts reach every
-# template through their grants; this list matters for viewers). Saved dashboards carry their own.
-BUILTIN_AUDIENCE: dict[str, frozenset[str]] = {
-    "kpi_dashboard": frozenset({"viewer"}),
-    "revenue_overview": frozenset({"viewer"}),
-    "revenue_analytics": frozenset(),
-    "user_analytics": frozenset(),
-}
+
+def table() -> dict[str, RolePolicy]:
+    """The access table in force (a copy)."""
+    return dict(_active)
+
+
+@contextmanager
+def using(table_: Mapping[str, RolePolicy]) -> Iterator[None]:
+    """`table_` in force inside the block (tests)."""
+    before = dict(_active)
+    install(table_)
+    try:
+        yield
+    finally:
+        install(before)
 
 
 @dataclass(frozen=True)
@@ -143,11 +105,17 @@ class Resource:
     department: str | None = None
     owner_id: int | None = None
     shared_with: frozenset[str] = field(default_factory=frozenset)
+    report: str | None = None  # the report it is built on (a schedule's, a saved report's)
 
     @classmethod
     def template(cls, key: str) -> Resource:
-        """A built-in template: company-wide, no owner, shared per BUILTIN_AUDIENCE."""
-        return cls("template", key, shared_with=BUILTIN_AUDIENCE.get(key, frozenset()))
+        """A built-in template: company-wide, no owner; the access table names it by its key."""
+        return cls("template", key, report=key)
+
+    @property
+    def report_key(self) -> str | None:
+        """The name the access table's `reports` lists match: `report`, else the key."""
+        return self.report if self.report is not None else self.key
 
     def label(self) -> str:
         """`kind:key` for messages and the audit log."""
@@ -211,8 +179,8 @@ class RowScope:
 def policy_for(principal: Principal) -> RolePolicy | None:
     """The policy row of the principal's role (an embed principal uses its issuer's for caps)."""
     if isinstance(principal, EmbedPrincipal):
-        return POLICY.get(principal.issuer_role)
-    return POLICY.get(principal.role)
+        return _active.get(principal.issuer_role)
+    return _active.get(principal.role)
 
 
 def authorize(principal: Principal, action: str, resource: Resource) -> None:
@@ -222,26 +190,71 @@ def authorize(principal: Principal, action: str, resource: Resource) -> None:
     if isinstance(principal, EmbedPrincipal) or principal.role == EMBED_ROLE:
         _authorize_embed(principal, action, resource)
         return
-    role = POLICY.get(principal.role)
+    role = _active.get(principal.role)
     if role is None:
         raise AccessDenied(
             "Your account has no valid role. Ask an administrator.", action, resource
         )
-    if principal.role == "admin":
-        return
-    if resource.kind in ADMIN_KINDS:
-        raise _denied(principal, action, resource, "only administrators may do this")
-    if resource.kind in OWNED_KINDS:
-        if resource.owner_id is not None and resource.owner_id == principal.id:
+    if resource.kind in ADMIN_KINDS or resource.kind in OWNED_KINDS:
+        if principal.role == "admin":
             return
-        raise _denied(principal, action, resource, "it belongs to someone else")
+        if resource.kind in OWNED_KINDS and _owns(principal, resource):
+            return
+        why = (
+            "only administrators may do this"
+            if resource.kind in ADMIN_KINDS
+            else ("it belongs to someone else")
+        )
+        raise _denied(principal, action, resource, why)
     if resource.kind not in REPORT_KINDS:
         raise _denied(principal, action, resource, "this kind of item is not covered")
-    grant = role.grants.get(action)
-    if grant is None:
-        raise _denied(principal, action, resource, f"the {principal.role} role may not {action}")
-    if not _covers(grant, principal, action, resource):
-        raise _denied(principal, action, resource, _why(grant))
+    needed = _needed_action(action, resource)
+    if needed not in role.actions:
+        raise _denied(principal, action, resource, f"the {principal.role} role may not {needed}")
+    why = _why_not(role, principal, action, resource)
+    if why:
+        raise _denied(principal, action, resource, why)
+
+
+def _needed_action(action: str, resource: Resource) -> str:
+    """The table's action for `action` on `resource`: making, changing and deleting one's own
+    schedule is the `schedule` action, and following or cancelling one's export is `export`."""
+    if resource.kind == "schedule" and action in ("create", "update", "delete"):
+        return "schedule"
+    if resource.kind == "export" and action != "read":
+        return "export"
+    return action
+
+
+def _why_not(role: RolePolicy, who: Principal, action: str, resource: Resource) -> str | None:
+    """Why the row `role` does not cover `action` on `resource` (None: it does)."""
+    owns = _owns(who, resource)
+    if role.department_rows:
+        if not who.department:
+            return "your account has no department"
+        if resource.department is not None and resource.department != who.department:
+            return "it belongs to another department"
+        if resource.department is None and action not in READ_LIKE and not owns:
+            return "it is company-wide"
+    if role.all_reports:
+        return None
+    key = resource.report_key
+    if action == "create" and key is None:
+        return f"the {who.role} role may create only from its own reports"
+    if resource.kind in PRIVATE_KINDS and resource.key is not None and not owns:
+        return "it belongs to someone else"
+    covered = (key is not None and key in role.reports) or who.role in resource.shared_with
+    if not covered and not (owns and resource.kind not in PRIVATE_KINDS):
+        return f"the {who.role} role does not include this report"
+    if action in ("update", "delete") and not owns:
+        same_dept = role.department_rows and resource.department == who.department
+        if not (same_dept and resource.department is not None):
+            return "you may only change items you own"
+    return None
+
+
+def _owns(who: Principal, resource: Resource) -> bool:
+    return resource.owner_id is not None and resource.owner_id == who.id
 
 
 def _authorize_embed(principal: Principal, action: str, resource: Resource) -> None:
@@ -256,29 +269,6 @@ def _authorize_embed(principal: Principal, action: str, resource: Resource) -> N
     raise AccessDenied("This embed link only shows its own dashboard.", action, resource)
 
 
-def _covers(grant: Grant, principal: Principal, action: str, resource: Resource) -> bool:
-    if grant == "any":
-        return True
-    if grant == "own":
-        return resource.owner_id is not None and resource.owner_id == principal.id
-    if grant == "shared":
-        return principal.role in resource.shared_with
-    # "dept": the manager's own department; company-wide resources only for read-like actions.
-    if not principal.department:
-        return False
-    if resource.department is None:
-        return action in READ_LIKE
-    return resource.department == principal.department
-
-
-def _why(grant: Grant) -> str:
-    return {
-        "own": "you may only change items you own",
-        "shared": "it is not shared with your role",
-        "dept": "it belongs to another department",
-    }.get(grant, "your role does not allow it")
-
-
 def _denied(principal: Principal, action: str, resource: Resource, why: str) -> AccessDenied:
     what = resource.kind.replace("_", " ")
     name = f" “{resource.key}”" if resource.key else ""
@@ -289,7 +279,7 @@ def row_scope(principal: Principal) -> RowScope:
     """The rows `principal` may see; an unknown role sees nothing."""
     if isinstance(principal, EmbedPrincipal):
         return RowScope(principal.unrestricted, principal.department)
-    role = POLICY.get(principal.role)
+    role = _active.get(principal.role)
     if role is None:
         return RowScope(False, None)
     if role.department_rows:
@@ -303,14 +293,17 @@ def masks_pii(principal: Principal, *, enabled: bool = True) -> bool:
         return False
     if isinstance(principal, EmbedPrincipal):
         return True
-    role = POLICY.get(principal.role)
+    role = _active.get(principal.role)
     return True if role is None else role.mask_pii
 
 
 def max_range(principal: Principal) -> RangeCap | None:
     """The principal's date range cap (None: unlimited). Unknown roles get the tightest."""
     role = policy_for(principal)
-    return POLICY["viewer"].max_range if role is None else role.max_range
+    if role is None:  # unknown roles get the tightest cap of the table
+        caps = [r.max_range for r in _active.values() if r.max_range is not None]
+        return min(caps, key=lambda c: c.months * 31 + c.days) if caps else RangeCap(days=30)
+    return role.max_range
 
 
 def cap_window(principal: Principal, window: Window, mode: ClampMode = "clamp") -> Window:
@@ -340,10 +333,3 @@ def embed_scope(issuer: Principal) -> dict[str, Any]:
     """What an embed token carries about its issuer: their row scope and the role of their caps."""
     scope = row_scope(issuer)
     return {"role": issuer.role, **scope.to_claim()}
-
-
-def _minus_months(day: date, months: int) -> date:
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

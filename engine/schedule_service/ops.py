@@ -53,7 +53,13 @@ def schedule_resource(session: Session, schedule: Schedule) -> Resource:
     department = None
     if schedule.owner_id is not None:
         department = session.scalar(select(User.department).where(User.id == schedule.owner_id))
-    return Resource("schedule", str(schedule.id), department=department, owner_id=schedule.owner_id)
+    return Resource(
+        "schedule",
+        str(schedule.id),
+        department=department,
+        owner_id=schedule.owner_id,
+        report=schedule.report_ref,
+    )
 
 
 def may(principal: Principal, action: str, session: Session, schedule: Schedule) -> bool:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.generate import scoped_filters
+from engine.request import scoped_filters
 from security.policy import AccessDenied
 from security.users import Principal
 
