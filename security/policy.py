@@ -18,9 +18,9 @@ How a row of the table decides (the seed is silent on the details; the choices a
   department filter of every metric) and items; company-wide items (department None, e.g. the
   built-in templates) may be read, exported and scheduled, not changed. No department: nothing.
 - `filters.date_range`: the longest window (below).
-- Schedules and exports are private: beside admins (`all`), only their owner may see or change one,
-  and only while the role still covers its report. Changing or deleting other items needs `all`,
-  or owning it, or (department roles) its being of the principal's department.
+- Schedules and exports are private: beside roles with `all`, only their owner may see or change
+  one, and only while the role still covers its report. Changing or deleting an item someone else
+  owns is for admins, or (department roles) for items of the principal's department.
 
 Beyond the report family: users, roles, departments and the audit log are admin-only; API tokens
 and embed links may be managed by their owner or an admin. Issuing an embed link needs `export` on
@@ -236,6 +236,10 @@ def _why_not(role: RolePolicy, who: Principal, action: str, resource: Resource) 
             return "it belongs to another department"
         if resource.department is None and action not in READ_LIKE and not owns:
             return "it is company-wide"
+    if action in ("update", "delete") and not owns and who.role != "admin":
+        same_dept = role.department_rows and resource.department == who.department
+        if not (same_dept and resource.department is not None):
+            return "you may only change items you own"
     if role.all_reports:
         return None
     key = resource.report_key
@@ -246,10 +250,6 @@ def _why_not(role: RolePolicy, who: Principal, action: str, resource: Resource) 
     covered = (key is not None and key in role.reports) or who.role in resource.shared_with
     if not covered and not (owns and resource.kind not in PRIVATE_KINDS):
         return f"the {who.role} role does not include this report"
-    if action in ("update", "delete") and not owns:
-        same_dept = role.department_rows and resource.department == who.department
-        if not (same_dept and resource.department is not None):
-            return "you may only change items you own"
     return None
 
 

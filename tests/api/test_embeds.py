@@ -9,7 +9,7 @@ from security.embed import issue_embed
 from security.users import Principal
 
 
-def _link(client, headers, key="revenue_overview", **query):
+def _link(client, headers, key="kpi_dashboard", **query):
     answer = client.get(f"/api/dashboards/{key}/embed", headers=headers, query_string=query)
     assert answer.status_code == 200, answer.get_json()
     return answer.get_json()
@@ -44,7 +44,7 @@ def test_tampered_expired_and_revoked_links_get_an_error_page_never_data(app, be
     svc = app.server.extensions[EXTENSION_KEY]
     issuer = Principal(1, "admin", "admin")
     old, _ = issue_embed(
-        svc.store, svc.settings.embed_secret, issuer, "revenue_overview", {}, 60,
+        svc.store, svc.settings.embed_secret, issuer, "kpi_dashboard", {}, 60,
         datetime(2020, 1, 1, tzinfo=UTC),
     )  # fmt: skip
     expired = client.get(f"/embed/{old}")

@@ -214,13 +214,14 @@ def test_manager_schedules_a_company_template_and_cannot_change_admins(app, admi
     mine = manager.post("/api/schedules", json={**WEEKLY, "name": "Sales weekly"})
     assert mine.status_code == 201, mine.get_json()
     admins = admin.post("/api/schedules", json=WEEKLY).get_json()["id"]
-    # An admin has no department: their schedule is company-wide, which the manager's "dept"
-    # grant may read but not change (security/policy.py).
-    assert manager.get(f"/api/schedules/{admins}").status_code == 200
-    changed = manager.patch(f"/api/schedules/{admins}", json={"time": "10:00"})
-    assert changed.status_code == 403
-    assert manager.post(f"/api/schedules/{admins}/run").status_code == 403
-    assert manager.delete(f"/api/schedules/{admins}").status_code == 403
+    # Schedules are private (security/policy.py): run with their owner's rights, someone else's
+    # is not even listed to a manager — its runs would show rows beyond the manager's scope.
+    assert manager.get(f"/api/schedules/{admins}").status_code == 404
+    listed = manager.get("/api/schedules?per_page=100").get_json()["items"]
+    assert admins not in {s["id"] for s in listed}
+    assert manager.patch(f"/api/schedules/{admins}", json={"time": "10:00"}).status_code == 404
+    assert manager.post(f"/api/schedules/{admins}/run").status_code == 404
+    assert manager.delete(f"/api/schedules/{admins}").status_code == 404
     assert admin.get(f"/api/schedules/{mine.get_json()['id']}").status_code == 200
 
 

@@ -13,7 +13,7 @@ from engine.services import Services
 from engine.templates import builtin_dashboards
 from security.users import Principal
 
-ANALYST = Principal(1, "analyst", "analyst")
+ADMIN = Principal(1, "admin", "admin")
 
 
 def _services(app, cache: QueryCache) -> Services:
@@ -34,12 +34,12 @@ def test_after_a_prefetch_the_widgets_run_no_query(app, tmp_path):
     spec = builtin_dashboards()["revenue_analytics"]
     window = resolve("30d", svc.settings.report_timezone)
 
-    assert prefetch(spec, window, ANALYST, svc)
+    assert prefetch(spec, window, ADMIN, svc)
     _wait_for_prefetch(spec.key)
     executed = cache.stats.misses
     assert executed > 0
 
-    results = generate(spec, window, ANALYST, svc)
+    results = generate(spec, window, ADMIN, svc)
     assert all(r.error is None for r in results)
     assert cache.stats.misses == executed  # every query answered from the cache
 
@@ -48,4 +48,4 @@ def test_no_prefetch_without_a_query_cache(app):
     svc = _services(app, QueryCache(None, ttl=0))
     spec = builtin_dashboards()["revenue_analytics"]
     window = resolve("30d", svc.settings.report_timezone)
-    assert not prefetch(spec, window, ANALYST, svc)
+    assert not prefetch(spec, window, ADMIN, svc)

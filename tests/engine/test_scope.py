@@ -28,7 +28,7 @@ def test_manager_without_department_sees_nothing():
 
 
 def test_manager_numbers_through_the_engine_are_their_departments(app):
-    """End to end through generate_widget: the manager's MRR equals the analyst's MRR filtered to Sales."""
+    """End to end through generate_widget: the manager's MRR equals the admin's MRR filtered to Sales."""
     from engine.generate import generate_widget
     from engine.periods import resolve
     from engine.services import EXTENSION_KEY
@@ -37,12 +37,12 @@ def test_manager_numbers_through_the_engine_are_their_departments(app):
     services = app.server.extensions[EXTENSION_KEY]
     spec = builtin_dashboards()["revenue_overview"]
     window = resolve("30d", "UTC")
-    analyst = Principal(3, "analyst", "analyst")
+    admin = Principal(1, "admin", "admin")
     with app.server.test_request_context():
         mine = generate_widget(spec, "mrr", window, MANAGER, services)
         sales = generate_widget(
-            spec, "mrr", window, analyst, services, filters={"department": ["Sales"]}
+            spec, "mrr", window, admin, services, filters={"department": ["Sales"]}
         )
-        everyone = generate_widget(spec, "mrr", window, analyst, services)
+        everyone = generate_widget(spec, "mrr", window, admin, services)
     assert mine.error is None and mine.value == sales.value
     assert 0 < mine.value < everyone.value
