@@ -2,6 +2,8 @@
 
 Route modules (api/dashboards.py, api/export.py, api/schedules.py, ...) add their routes to `bp`
 and describe them with `document(path, method, operation)`; `init_app` registers the blueprint.
+A session (cookie) request that a browser says comes from another site's page is refused with 403
+before any route runs (security/origin.py); bearer-token requests are not ambient, so not checked.
 """
 
 from __future__ import annotations
