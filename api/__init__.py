@@ -2,6 +2,8 @@
 
 Route modules (api/dashboards.py, api/export.py, api/schedules.py, ...) add their routes to `bp`
 and describe them with `document(path, method, operation)`; `init_app` registers the blueprint.
+A session (cookie) request that a browser says comes from another site's page is refused with 403
+before any route runs (security/origin.py); bearer-token requests are not ambient, so not checked.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import services
 from security import tokens
+from security.origin import cross_site_refusal
 from security.policy import AccessDenied
 from security.users import Principal
 
@@ -69,6 +72,9 @@ def authenticate() -> Response | None:
         g.api_principal = found
         return None
     if current_user.is_authenticated:
+        refused = cross_site_refusal(request.method, request.headers, request.host)
+        if refused:  # CSRF: a session request from another site's page (security/origin.py)
+            return error(403, "cross_site", refused)
         g.api_principal = current_user._get_current_object()
         return None
     return error(401, "unauthorized", "Send 'Authorization: Bearer <token>' or sign in first.")
@@ -145,6 +151,7 @@ def init_app(server: Flask) -> None:
         reports,  # /api/reports, preview
         schedules,  # /api/schedules: scheduled reports
         templates,  # /api/templates
+        widget_data,  # /api/reports/widget-data: the seed's dashboard widget
     )
 
     server.register_blueprint(bp)

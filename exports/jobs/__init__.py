@@ -46,6 +46,7 @@ from exports import render
 from exports.jobs.operations import cancel_export, create_export, open_download, wait
 from exports.jobs.request import (
     RESERVED_FILTERS,
+    ExportNotReady,
     ExportRequestError,
     apply_filters,
     dimension_filters,
@@ -69,6 +70,7 @@ from exports.jobs.rows import (
     get_export,
     get_for,
     purge_exports,
+    timed_out,
 )
 from exports.jobs.warmup import WARM_WAIT_SECONDS, warm_renderers
 from exports.jobs.worker import PURGE_INTERVAL_SECONDS, ExportManager, manager, shutdown_manager
@@ -90,6 +92,7 @@ __all__ = [
     "SUCCEEDED",
     "WARM_WAIT_SECONDS",
     "ExportManager",
+    "ExportNotReady",
     "ExportRequestError",
     "apply_filters",
     "as_dict",
@@ -108,6 +111,7 @@ __all__ = [
     "render",
     "resolve_window",
     "shutdown_manager",
+    "timed_out",
     "wait",
     "warm_renderers",
 ]

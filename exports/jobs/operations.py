@@ -15,7 +15,13 @@ from engine.generate import authorize_spec
 from engine.reports import find_report
 from engine.services import Services
 from exports import ExportFormat, content_type, jobs
-from exports.jobs.request import ExportRequestError, apply_filters, parse_format, resolve_window
+from exports.jobs.request import (
+    ExportNotReady,
+    ExportRequestError,
+    apply_filters,
+    parse_format,
+    resolve_window,
+)
 from exports.jobs.rows import (
     CANCELLED,
     CANCELLED_MESSAGE,
@@ -148,8 +154,9 @@ def open_download(
     """(path, file name, content type) of a finished export, after checking access again.
 
     Only the owner or an admin, and only while they still may export the report (the role or the
-    report may have changed since). Raises ExportRequestError (404 none, 409 not finished, 410
-    failed/cancelled/purged) or AccessDenied (403); every outcome is audited as export.download.
+    report may have changed since). Raises ExportNotReady (202, pending or running),
+    ExportRequestError (404 none, 409 failed or cancelled, 410 file purged or report deleted) or
+    AccessDenied (403); every outcome is audited as export.download.
     """
 
     def audited(outcome: str, **detail: Any) -> None:
@@ -175,11 +182,11 @@ def open_download(
             410, "gone", "The report of this export no longer exists."
         ) from None
     if row.status in (PENDING, RUNNING):
+        raise ExportNotReady(row.id, row.status, int(row.progress or 0))
+    if row.status != SUCCEEDED:  # failed or cancelled: no file will come, asking again won't help
         raise ExportRequestError(
-            409, "not_ready", f"The export is still {row.status} ({row.progress} %)."
+            409, row.status, f"The export {row.status}: {row.error or 'no file'}"
         )
-    if row.status != SUCCEEDED:
-        raise ExportRequestError(410, "gone", f"The export {row.status}: {row.error or 'no file'}")
     path = Path(row.path or "")
     root = export_root(services.settings).resolve()
     if not row.path or root not in path.resolve().parents or not path.is_file():

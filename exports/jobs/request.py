@@ -22,6 +22,17 @@ class ExportRequestError(ExportError):
         self.status, self.code = status, code
 
 
+class ExportNotReady(ExportRequestError):
+    """A download asked for while the export is still pending or running: a 202 with Retry-After
+    and the job's status, never the file; `export_id` is the job to follow."""
+
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self, export_id: str, status: str, progress: int) -> None:
+        super().__init__(202, "not_ready", f"The export is still {status} ({progress} %).")
+        self.export_id = export_id
+
+
 def parse_format(raw: str, settings: Any, allowed: tuple[str, ...] | None = None) -> ExportFormat:
     """`raw` as an ExportFormat: "image" means IMAGE_EXPORT_FORMAT; `allowed` (e.g. API_EXPORT_FORMATS)
     limits the choice. ExportRequestError (400) names the accepted ones."""

@@ -34,6 +34,7 @@ EXPORT_DIR = "exports"
 GENERIC_ERROR = "The export could not be produced. The error was logged."
 INTERRUPTED = "The export was interrupted (the server stopped). Start it again."
 CANCELLED_MESSAGE = "Cancelled."
+TIMEOUT_SETTING = "REPORT_TIMEOUT_SECONDS"  # named in every timeout's message (ExportTimeoutError)
 
 
 def get_export(services: Services, export_id: str) -> Export | None:
@@ -79,6 +80,11 @@ def as_dict(row: Export, download_url: str | None = None) -> dict[str, Any]:
         "finished_at": _iso(row.finished_at),
         "download_url": download_url if row.status == SUCCEEDED else None,
     }
+
+
+def timed_out(row: Export) -> bool:
+    """The export failed because it ran past REPORT_TIMEOUT_SECONDS (ExportTimeoutError's message)."""
+    return row.status == FAILED and TIMEOUT_SETTING in (row.error or "")
 
 
 def export_root(settings: Any) -> Path:

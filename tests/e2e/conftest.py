@@ -28,9 +28,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(instance: Path, warehouse_url: str, **env: str) -> Iterator[str]:
-    """`python app.py` on a free port with `instance`, the warehouse and extra `env` settings;
-    yields its base URL once /health answers, and stops it afterwards."""
+def serve_app(
+    instance: Path, warehouse_url: str, *, script: str | Path = "app.py", **env: str
+) -> Iterator[str]:
+    """`python app.py` (or another launcher `script`) on a free port with `instance`, the
+    warehouse and extra `env` settings; yields its base URL once /health answers, and stops it
+    afterwards."""
     port = free_port()
     instance.mkdir(parents=True, exist_ok=True)
     full_env = {
@@ -44,7 +47,7 @@ def serve_app(instance: Path, warehouse_url: str, **env: str) -> Iterator[str]:
     log_path = instance / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "app.py"],
+            [sys.executable, str(script)],
             cwd=PROJECT_ROOT,
             env=full_env,
             stdout=log,

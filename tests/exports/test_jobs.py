@@ -126,8 +126,33 @@ def test_a_render_past_the_deadline_fails_with_the_renderers_message(
     monkeypatch.setattr(jobs, "generate", late)
     row = jobs.create_export(svc, analyst, REPORT, "excel", "7d", {})
     row = wait_for(svc, row.id, {"failed", "succeeded"}, timeout=10)
-    assert row.status == "failed" and "REPORT_TIMEOUT_SECONDS" in row.error
+    assert row.status == "failed" and "REPORT_TIMEOUT_SECONDS" in row.error and jobs.timed_out(row)
     assert not folder(svc, row.id).exists()
+
+
+def test_a_download_before_the_file_is_ready_is_not_ready_then_the_file(
+    make_services, analyst, monkeypatch
+):
+    svc = make_services()
+    entered, release = threading.Event(), threading.Event()
+    real = jobs.generate
+
+    def blocked(*args, **kwargs):
+        entered.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "generate", blocked)
+    row = jobs.create_export(svc, analyst, REPORT, "csv", "7d", {})
+    assert entered.wait(10)
+    with pytest.raises(jobs.ExportNotReady) as early:
+        jobs.open_download(svc, analyst, row.id)
+    assert (early.value.status, early.value.export_id) == (202, row.id)
+    assert "running" in early.value.user_message
+    release.set()
+    assert jobs.wait(svc, row.id, 30).status == "succeeded"
+    path, name, _ = jobs.open_download(svc, analyst, row.id)
+    assert path.is_file() and name.endswith(".csv")
 
 
 def test_cancel_stops_a_running_export_and_keeps_nothing(make_services, analyst, monkeypatch):
@@ -153,7 +178,7 @@ def test_cancel_stops_a_running_export_and_keeps_nothing(make_services, analyst,
     assert row.status == "cancelled" and row.path is None and not folder(svc, row.id).exists()
     with pytest.raises(jobs.ExportRequestError) as gone:
         jobs.open_download(svc, analyst, row.id)
-    assert gone.value.status == 410
+    assert (gone.value.status, gone.value.code) == (409, "cancelled")
 
 
 def test_cancel_of_a_queued_export_means_it_never_runs(make_services, analyst, monkeypatch):
@@ -199,7 +224,7 @@ def test_a_failed_render_leaves_no_downloadable_file(make_services, analyst, mon
     assert not folder(svc, row.id).exists() or not list(folder(svc, row.id).iterdir())
     with pytest.raises(jobs.ExportRequestError) as gone:
         jobs.open_download(svc, analyst, row.id)
-    assert gone.value.status == 410
+    assert (gone.value.status, gone.value.code) == (409, "failed")
 
 
 def test_an_export_error_keeps_its_user_message(make_services, analyst, monkeypatch):
