@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.dashboards.rows import slugify, utc
+from engine.dashboards.rows import free_slug, slugify, utc
 from engine.periods import PERIOD_DAYS, Window, resolve
 from engine.reports import ReportNotFound, find_report
 from engine.spec import FILTER_NAMES, DashboardSpec, ExportFormat, Period
@@ -28,7 +28,7 @@ from security import audit
 from security.policy import AccessDenied, Resource, authorize
 from security.users import Principal
 from store import Store
-from store.models import Dashboard, SavedReport, Template, User, utcnow
+from store.models import SavedReport, Template, User, utcnow
 
 MAX_CUSTOM_DAYS = 3660  # ten years, as the preview allows
 
@@ -223,7 +223,7 @@ class SavedReports:
         validate(base, config.filters, period, config.start, config.end, formats)
         with self.store.session() as session:
             row = SavedReport(
-                slug=free_report_slug(session, slugify(config.name)),
+                slug=free_slug(session, slugify(config.name)),
                 name=config.name.strip() or base.spec.title,
                 description=config.description,
                 template=base.key,
@@ -360,19 +360,6 @@ class SavedReports:
             detail=detail,
             enabled=self.audit_enabled,
         )
-
-
-def free_report_slug(session: Session, wanted: str) -> str:
-    """A slug no built-in, saved template, saved dashboard or saved report uses yet."""
-    taken = set(builtin_dashboards())
-    for column in (SavedReport.slug, Dashboard.slug, Template.key):
-        taken |= set(session.scalars(select(column).where(column.startswith(wanted))))
-    if wanted not in taken:
-        return wanted
-    n = 2
-    while f"{wanted}-{n}" in taken:
-        n += 1
-    return f"{wanted}-{n}"
 
 
 def _allowed(principal: Principal, action: str, resource: Resource) -> bool:
