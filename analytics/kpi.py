@@ -84,8 +84,34 @@ def monthly_values(source: Fetcher, kpi: str, params: PeriodParams) -> pd.DataFr
     return frame
 
 
-def _new_customers(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
-    items = rs.periods(params.start, params.end, "month")
+class NewCustomersParams(PeriodParams):
+    interval: rs.Unit = Field(
+        "day", description="day, week, month, or period (the whole range as one row)"
+    )
+
+
+@metric(
+    "new_customers",
+    params=NewCustomersParams,
+    columns=("period_start", "value"),
+    definition="Non-test customers created per period (days before start are not counted)",
+    group="revenue",
+)
+def new_customers(source: Fetcher, params: NewCustomersParams) -> pd.DataFrame:
+    """Customers created per day, week, month or over the whole range (the KPI's new_customers).
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, interval, time zone, filters.
+
+    Returns:
+        Columns period_start, value: one row per period touching [start, end].
+    """
+    return _new_customers(source, params, params.interval)
+
+
+def _new_customers(source: Fetcher, params: PeriodParams, unit: rs.Unit = "month") -> pd.DataFrame:
+    items = rs.periods(params.start, params.end, unit)
     sql = f"""
 WITH {rs.periods_cte(items)},
 created AS (

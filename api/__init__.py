@@ -8,11 +8,11 @@ before any route runs (security/origin.py); bearer-token requests are not ambien
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_login import current_user
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from engine import services
@@ -25,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 PATHS: dict[str, dict[str, Any]] = {}
 SCHEMAS: dict[str, Any] = {}
 PUBLIC_PATHS = {"/api/openapi.json"}
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -94,6 +95,8 @@ def _denied(exc: AccessDenied) -> Response:
 def _invalid(exc: ValidationError) -> Response:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return error(400, "bad_request", f"{where}: unknown field (not accepted here)")
     return error(400, "bad_request", f"{where}: {first['msg']}")
 
 
@@ -104,10 +107,36 @@ def _http(exc: HTTPException) -> Response:
     )
 
 
-@bp.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@bp.route("/<path:_unknown>", methods=list(METHODS))
 def _no_such_route(_unknown: str) -> Response:
     # Without this, Dash's catch-all page route would answer unknown /api/ paths with HTML 200.
+    allowed = allowed_methods(request.path)
+    if allowed:
+        response = error(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allowed)}.",
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     return error(404, "not_found", f"No API route {request.method} {request.path}.")
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods an API route (not this catch-all, not Dash's pages) answers on `path`."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _ = adapter.match(path, method=method)
+        except HTTPException:
+            continue
+        if endpoint.startswith("api.") and endpoint != "api._no_such_route":
+            allowed.append(method)
+    return allowed
 
 
 def json_body() -> dict[str, Any]:
@@ -117,6 +146,11 @@ def json_body() -> dict[str, Any]:
             400, "bad_request", "Send a JSON object body with Content-Type: application/json."
         )
     return body
+
+
+def body_of(model: type[M]) -> M:
+    """The JSON object body validated by `model` (ValidationError -> 400 naming the field)."""
+    return model.model_validate(json_body())
 
 
 def page_args(max_per_page: int = 100) -> tuple[int, int]:
@@ -148,6 +182,7 @@ def init_app(server: Flask) -> None:
         dashboards,  # /api/dashboards, embeds
         export,  # /api/export: export jobs
         openapi,  # serves /api/openapi.json
+        report_configs,  # /api/reports: saved reports (create, update, delete) and generate
         reports,  # /api/reports, preview
         schedules,  # /api/schedules: scheduled reports
         templates,  # /api/templates

@@ -1,4 +1,9 @@
-"""/api/dashboards: the dashboards a caller may open, one dashboard, and signed embed links.
+"""/api/dashboards: the dashboards a caller may open, one dashboard, saving them, and embed links.
+
+`POST /api/dashboards` saves a DashboardSpec as a new dashboard (its key: a free slug from the
+title); `PUT /api/dashboards/{id}` saves a new version and must carry the `version` it was based
+on — a save based on an older one is refused with 409, as in the builder; `DELETE` removes one.
+Built-in templates are not saved dashboards: changing or deleting one answers 409 (clone it).
 
 `GET|POST /api/dashboards/{id}/embed` issues a signed, expiring link to `/embed/<token>` (needs
 `export` on the dashboard: it shares data outside; the link never shows more than its issuer may
@@ -13,10 +18,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, request, url_for
 
-from api import ApiError, bp, document, principal, schema
+from api import ApiError, bp, document, json_body, principal, schema
 from api.reports import (
+    ERROR,
     ERRORS,
     PAGE_PARAMS,
     REPORT,
@@ -31,8 +37,11 @@ from api.reports import (
     readable,
     summary,
 )
+from api.specs import SPEC_BODY, VERSIONED_SPEC_BODY, raise_dashboard_error, spec_from_body
 from engine import services
+from engine.dashboards import DashboardError, Dashboards, SavedDashboard
 from engine.periods import PERIOD_DAYS
+from engine.templates import builtin_dashboards
 from security.embed import MAX_TTL_SECONDS, EmbedInfo, issue_embed, list_embeds, revoke_embed
 
 DEFAULT_TTL_SECONDS = 24 * 3600
@@ -101,6 +110,77 @@ def get_dashboard(dashboard_id: str) -> Response:
     found = found_or_404(dashboard_id)
     check(principal(), "read", found.resource)
     return jsonify({**dashboard_summary(found), "spec": found.spec.model_dump(mode="json")})
+
+
+def _dashboards() -> Dashboards:
+    svc = services.current()
+    return Dashboards(svc.store, audit_enabled=svc.settings.enable_audit_log)
+
+
+def _saved_answer(saved: SavedDashboard, status: int = 200) -> Response:
+    response = jsonify(
+        id=saved.slug,
+        title=saved.title,
+        description=saved.spec.description,
+        kind="dashboard",
+        default_period=saved.spec.default_period,
+        widgets=len(saved.spec.widgets),
+        version=saved.version,
+        url=f"/dashboards/{saved.slug}",
+        spec=saved.spec.model_dump(mode="json"),
+    )
+    response.status_code = status
+    if status == 201:
+        response.headers["Location"] = url_for("api.get_dashboard", dashboard_id=saved.slug)
+    return response
+
+
+def _not_builtin(dashboard_id: str, verb: str) -> None:
+    if dashboard_id in builtin_dashboards():
+        raise ApiError(
+            409,
+            "conflict",
+            f"{dashboard_id!r} is a built-in template and cannot be {verb}d: "
+            f"clone it (POST /api/templates/{dashboard_id}/clone) to make your own.",
+        )
+
+
+@bp.post("/dashboards")
+def create_dashboard() -> Response:
+    body = json_body()
+    spec = spec_from_body(body)
+    try:
+        saved = _dashboards().create(spec, principal())
+    except DashboardError as exc:
+        raise_dashboard_error(exc)
+    return _saved_answer(saved, 201)
+
+
+@bp.put("/dashboards/<dashboard_id>")
+def update_dashboard(dashboard_id: str) -> Response:
+    body = dict(json_body())
+    version = body.pop("version", None)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ApiError(
+            400, "bad_request", "version: required, the version your edit is based on (>= 1)"
+        )
+    spec = spec_from_body(body, key="edit")
+    _not_builtin(dashboard_id, "update")
+    try:
+        saved = _dashboards().save(dashboard_id, spec, version, principal())
+    except DashboardError as exc:
+        raise_dashboard_error(exc)
+    return _saved_answer(saved)
+
+
+@bp.delete("/dashboards/<dashboard_id>")
+def delete_dashboard(dashboard_id: str) -> Response:
+    _not_builtin(dashboard_id, "delete")
+    try:
+        _dashboards().delete(dashboard_id, principal())
+    except DashboardError as exc:
+        raise_dashboard_error(exc)
+    return Response(status=204)
 
 
 def embed_options() -> tuple[dict[str, Any], int]:
@@ -244,6 +324,57 @@ document(
         "tags": ["dashboards"],
         "parameters": [id_param()],
         "responses": {**ok("The dashboard", REPORT), **ERRORS},
+    },
+)
+SAVED_DASHBOARD = schema(
+    "SavedDashboard",
+    {
+        "allOf": [
+            DASHBOARD_SUMMARY,
+            {
+                "type": "object",
+                "required": ["spec", "version"],
+                "properties": {"spec": {"type": "object"}, "version": {"type": "integer"}},
+            },
+        ]
+    },
+)
+SPEC_REQUEST = {"required": True, "content": {"application/json": {"schema": SPEC_BODY}}}
+document(
+    "/api/dashboards",
+    "post",
+    {
+        "summary": "Save a DashboardSpec as a new dashboard (version 1)",
+        "operationId": "createDashboard",
+        "tags": ["dashboards"],
+        "requestBody": SPEC_REQUEST,
+        "responses": {**ok("The new dashboard", SAVED_DASHBOARD, "201"), **ERRORS},
+    },
+)
+document(
+    "/api/dashboards/{id}",
+    "put",
+    {
+        "summary": "Save a new version; `version` is the one the edit is based on (stale: 409)",
+        "operationId": "updateDashboard",
+        "tags": ["dashboards"],
+        "parameters": [id_param(description="Dashboard slug or numeric id")],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": VERSIONED_SPEC_BODY}},
+        },
+        "responses": {**ok("The saved dashboard", SAVED_DASHBOARD), **ERRORS, "409": ERROR},
+    },
+)
+document(
+    "/api/dashboards/{id}",
+    "delete",
+    {
+        "summary": "Delete a saved dashboard and its versions (built-in templates: 409)",
+        "operationId": "deleteDashboard",
+        "tags": ["dashboards"],
+        "parameters": [id_param(description="Dashboard slug or numeric id")],
+        "responses": {"204": {"description": "Deleted"}, **ERRORS, "409": ERROR},
     },
 )
 document(

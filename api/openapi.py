@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Response, jsonify
@@ -16,6 +17,31 @@ ERROR = schema(
         "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
     },
 )
+
+
+# The seed lists each export format as its own path; the route is one (`/api/export/{fmt}`).
+SEED_EXPORT_FORMATS = ("pdf", "excel", "csv", "json")
+
+
+def seed_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    """`paths` with the seed's literal export paths (POST /api/export/pdf, ...) documented as the
+    format-parametrised operation they are served by, unless a module documents them itself."""
+    generic = paths.get("/api/export/{fmt}", {}).get("post")
+    if generic is None:
+        return paths
+    out = dict(paths)
+    for fmt in SEED_EXPORT_FORMATS:
+        literal = f"/api/export/{fmt}"
+        if literal in out:
+            continue
+        operation = copy.deepcopy(generic)
+        operation["parameters"] = [
+            p for p in operation.get("parameters", []) if p.get("name") != "fmt"
+        ]
+        operation["operationId"] = f"{generic.get('operationId', 'export')}_{fmt}"
+        operation["summary"] = f"Export a report as {fmt.upper()}"
+        out[literal] = {"post": operation}
+    return out
 
 
 def document_json() -> dict[str, Any]:
@@ -34,7 +60,7 @@ def document_json() -> dict[str, Any]:
             },
         },
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": seed_paths(PATHS),
     }
 
 

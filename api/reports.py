@@ -1,7 +1,8 @@
 """/api/reports: the reports a caller may open, one report's spec, and its numbers as JSON (preview).
 
-A report is any spec the engine can generate: a built-in template or a saved dashboard
-(`engine.reports.find_report`). Lists show only what the caller may read; opening one they may not
+A report is any spec the engine can generate: a built-in template, a saved report (a template with
+its filters and period, engine/saved_reports.py; created through api/report_configs.py), a saved
+dashboard (`engine.reports.find_report`) or a saved template. Lists show only what the caller may read; opening one they may not
 answers 403 with the policy's message (and is audited); an unknown id answers 404. The preview goes
 through `engine.generate`, so it obeys the same policy as the page: the role's rows, date cap and
 masking. An explicit `period` longer than the role's cap is refused (403, `RangeTooLong`); without
@@ -23,6 +24,14 @@ from engine import services
 from engine.generate import WidgetResult, generate
 from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
 from engine.reports import FoundReport, ReportNotFound, find_report
+from engine.saved_reports import (
+    ReportConfigError,
+    SavedReportInfo,
+    SavedReportNotFound,
+    SavedReports,
+    base_report,
+)
+from engine.spec import DashboardSpec
 from engine.templates import builtin_dashboards
 from security import audit
 from security.policy import AccessDenied, Resource, authorize, masks_pii
@@ -38,13 +47,23 @@ REPORT_SUMMARY = schema(
         "type": "object",
         "required": ["id", "title", "kind", "default_period", "widgets"],
         "properties": {
-            "id": {"type": "string", "description": "Template key or dashboard slug"},
+            "id": {"type": "string", "description": "Template key, saved report or dashboard slug"},
             "title": {"type": "string"},
             "description": {"type": "string"},
-            "kind": {"type": "string", "enum": ["template", "dashboard"]},
+            "kind": {"type": "string", "enum": ["template", "dashboard", "report"]},
             "default_period": {"type": "string"},
             "widgets": {"type": "integer", "minimum": 0},
             "version": {"type": "integer", "nullable": True},
+            "template": {"type": "string", "description": "Saved reports: what they show"},
+            "filters": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "period": {"type": "string", "enum": ["7d", "30d", "90d", "custom"]},
+            "start": {"type": "string", "format": "date", "nullable": True},
+            "end": {"type": "string", "format": "date", "nullable": True},
+            "formats": {"type": "array", "items": {"type": "string"}},
+            "owner_id": {"type": "integer", "nullable": True},
         },
     },
 )
@@ -200,6 +219,66 @@ def found_or_404(report_id: str) -> FoundReport:
         raise ApiError(404, "not_found", exc.user_message) from None
 
 
+def opened_or_404(report_id: str) -> tuple[FoundReport, SavedReportInfo | None]:
+    """A built-in template, a saved report (with its configuration), a saved dashboard or a saved
+    template, in that order; 404 when none has this id."""
+    store = services.current().store
+    if report_id not in builtin_dashboards():
+        try:
+            info = SavedReports(store).get(report_id)
+        except SavedReportNotFound:
+            info = None
+        if info is not None:
+            try:
+                base = base_report(store, info.template)
+            except ReportConfigError:
+                raise ApiError(
+                    404, "not_found", f"The template of report {report_id!r} no longer exists."
+                ) from None
+            return FoundReport(base.spec, info.resource, info.version), info
+    try:
+        return find_report(store, report_id), None
+    except ReportNotFound as exc:
+        try:
+            base = base_report(store, report_id)
+        except ReportConfigError:
+            raise ApiError(404, "not_found", exc.user_message) from None
+        return FoundReport(base.spec, base.resource), None
+
+
+def saved_summary(info: SavedReportInfo, spec: DashboardSpec | None = None) -> dict[str, Any]:
+    """A saved report as the list shows it (with its configuration)."""
+    return {
+        "id": info.slug,
+        "title": info.name,
+        "description": info.description,
+        "kind": "report",
+        "default_period": info.period,
+        "widgets": len(spec.widgets) if spec else 0,
+        "version": info.version,
+        "template": info.template,
+        "filters": info.filters,
+        "period": info.period,
+        "start": info.start.isoformat() if info.start else None,
+        "end": info.end.isoformat() if info.end else None,
+        "formats": info.formats,
+        "owner_id": info.owner_id,
+    }
+
+
+def saved_readable(who: Principal) -> list[dict[str, Any]]:
+    """The saved reports `who` may read, as list items."""
+    store = services.current().store
+    items = []
+    for info in SavedReports(store).readable(who):
+        try:
+            spec = base_report(store, info.template).spec
+        except ReportConfigError:
+            spec = None
+        items.append(saved_summary(info, spec))
+    return items
+
+
 def readable(who: Principal, action: str = "read") -> list[FoundReport]:
     """Every built-in template and saved dashboard `who` may take `action` on, templates first."""
     found = [
@@ -250,16 +329,36 @@ def window_json(window: Window) -> dict[str, Any]:
     return {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": window.days}
 
 
-def requested_window(default_period: str) -> tuple[str, Window, bool]:
-    """(period, window, explicit) from ?period= (7d, 30d, 90d, custom with start and end)."""
+def requested_window(
+    default_period: str, saved: SavedReportInfo | None = None
+) -> tuple[str, Window, bool]:
+    """(period, window, explicit) from ?period= (7d, 30d, 90d, custom with start and end); without
+    one, the saved report's period (and dates) or the report's default period."""
+    return window_of(
+        request.args.get("period"), request.args.get("start"), request.args.get("end"),
+        default_period, saved,
+    )  # fmt: skip
+
+
+def window_of(
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    default_period: str,
+    saved: SavedReportInfo | None = None,
+) -> tuple[str, Window, bool]:
+    """(period, window, explicit): the asked period, else the saved report's, else the default."""
     tz = services.current().settings.report_timezone
-    period = request.args.get("period")
     explicit = period is not None
+    if not explicit and saved is not None:
+        period = saved.period
+        start = saved.start.isoformat() if saved.start else None
+        end = saved.end.isoformat() if saved.end else None
     period = period or default_period
     if period not in (*PERIOD_DAYS, "custom"):
         raise ApiError(400, "bad_request", f"period={period!r}: expected 7d, 30d, 90d or custom")
     try:
-        window = resolve(period, tz, start=request.args.get("start"), end=request.args.get("end"))
+        window = resolve(period, tz, start=start, end=end)
     except PeriodError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     if window.days > 3660:
@@ -306,15 +405,16 @@ def widget_json(result: WidgetResult) -> dict[str, Any]:
 
 @bp.get("/reports")
 def list_reports() -> Response:
-    return page_of([summary(found) for found in readable(principal())])
+    who = principal()
+    return page_of([summary(found) for found in readable(who)] + saved_readable(who))
 
 
 @bp.get("/reports/<report_id>/preview")
 def preview_report(report_id: str) -> Response:
     who = principal()
-    found = found_or_404(report_id)
+    found, saved = opened_or_404(report_id)
     check(who, "read", found.resource)
-    period, window, explicit = requested_window(found.spec.default_period)
+    period, window, explicit = requested_window(found.spec.default_period, saved)
     svc = services.current()
     try:
         results = generate(
@@ -324,6 +424,7 @@ def preview_report(report_id: str) -> Response:
             svc,
             cap="refuse" if explicit else "clamp",
             resource=found.resource,
+            filters=saved.filters if saved else None,
         )
     except AccessDenied:
         audit_event(
@@ -333,7 +434,7 @@ def preview_report(report_id: str) -> Response:
     actual = results[0].window if results else window
     audit_event(who, "view", found.resource.label(), detail={"period": period})
     return jsonify(
-        report=found.resource.key or found.spec.key,
+        report=saved.slug if saved else (found.resource.key or found.spec.key),
         period=period,
         window=window_json(actual),
         requested=window_json(window),
@@ -346,9 +447,10 @@ def preview_report(report_id: str) -> Response:
 @bp.get("/reports/<report_id>")
 def get_report(report_id: str) -> Response:
     who = principal()
-    found = found_or_404(report_id)
+    found, saved = opened_or_404(report_id)
     check(who, "read", found.resource)
-    return jsonify({**summary(found), "spec": found.spec.model_dump(mode="json")})
+    head = saved_summary(saved, found.spec) if saved else summary(found)
+    return jsonify({**head, "spec": found.spec.model_dump(mode="json")})
 
 
 document(

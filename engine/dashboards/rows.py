@@ -13,7 +13,7 @@ from engine.spec import DashboardSpec
 from engine.templates import builtin_dashboards
 from security.policy import AccessDenied, Resource, authorize
 from security.users import Principal
-from store.models import Dashboard, Template, User
+from store.models import Dashboard, SavedReport, Template, User
 
 
 def slugify(text: str) -> str:
@@ -88,19 +88,20 @@ def template_info(session: Session, row: Template) -> TemplateInfo:
 
 
 def free_slug(session: Session, wanted: str) -> str:
-    taken = set(session.scalars(select(Dashboard.slug).where(Dashboard.slug.startswith(wanted))))
-    taken |= set(builtin_dashboards()) | set(
-        session.scalars(select(Template.key).where(Template.key.startswith(wanted)))
-    )
-    return _first_free(wanted, taken)
+    return _first_free(wanted, _taken(session, wanted))
 
 
 def free_template_key(session: Session, wanted: str) -> str:
-    taken = set(session.scalars(select(Template.key).where(Template.key.startswith(wanted))))
-    taken |= set(builtin_dashboards()) | set(
-        session.scalars(select(Dashboard.slug).where(Dashboard.slug.startswith(wanted)))
-    )
-    return _first_free(wanted, taken)
+    return _first_free(wanted, _taken(session, wanted))
+
+
+def _taken(session: Session, wanted: str) -> set[str]:
+    """Keys starting with `wanted` in use: built-ins, dashboards, templates and saved reports (one
+    namespace, so /api/reports/{id} finds exactly one thing)."""
+    taken = set(builtin_dashboards())
+    for column in (Dashboard.slug, Template.key, SavedReport.slug):
+        taken |= set(session.scalars(select(column).where(column.startswith(wanted))))
+    return taken
 
 
 def _first_free(wanted: str, taken: set[str]) -> str:

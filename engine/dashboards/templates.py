@@ -61,6 +61,11 @@ class TemplateOps(DashboardsBase):
         self._authorize(principal, "read", source.resource, "view")
         return self._new_template(source.spec, principal, name, description)
 
+    def create_template_from_spec(self, spec: DashboardSpec, principal: Principal) -> TemplateInfo:
+        """A new saved template from a spec (the API's POST /api/templates); its key is made
+        from its title."""
+        return self._new_template(spec, principal, spec.title, spec.description)
+
     def clone_template(
         self, key: str, principal: Principal, *, name: str | None = None
     ) -> TemplateInfo:

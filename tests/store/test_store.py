@@ -90,3 +90,15 @@ def test_usernames_are_unique(store):
         s.add(User(username="dup", password_hash="x", role="viewer"))
     with pytest.raises(IntegrityError), store.session() as s:
         s.add(User(username="dup", password_hash="y", role="viewer"))
+
+
+def test_saved_reports_model_matches_its_migration(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from store.models import Base
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diff if "saved_reports" in repr(d)] == []
+    assert "saved_reports" in set(inspect(store.engine).get_table_names())
