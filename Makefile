@@ -8,7 +8,7 @@ WAREHOUSE := instance/warehouse.duckdb
 # The demo data ends today: regenerate it once a day (1-2 s) so "last 7 days" is never empty.
 DEMO_STAMP := instance/.demo-data-$(shell date -u +%F)
 
-.PHONY: run test setup chromium demo lint fmt clean-venv
+.PHONY: run test setup chromium demo lint fmt clean-venv env-example
 
 run: setup chromium-optional $(DEMO_STAMP)
 	$(BIN)/python app.py
@@ -38,6 +38,10 @@ $(DEMO_STAMP): | $(STAMP)
 	$(BIN)/flask --app app demo-data --scale small --target duckdb:///$(CURDIR)/$(WAREHOUSE)
 	@rm -f instance/.demo-data-*
 	@touch $@
+
+# .env.example is generated from settings.py (every variable, its default and meaning).
+env-example: setup
+	$(BIN)/python settings.py > .env.example
 
 lint:
 	$(BIN)/ruff check .

@@ -14,6 +14,50 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent
 IMAGE_FORMATS = ("png", "svg", "jpg")
 EXPORT_FORMATS = ("pdf", "excel", "csv", "json", "xml", "png", "svg", "jpg")
+DATA_FORMATS = ("json", "xml", "csv")  # the formats API_EXPORT_FORMATS governs (the seed's list)
+
+# Variables of earlier versions: setting one stops start-up with the seed's name to use instead.
+RENAMED = {
+    "ENABLE_REAL_TIME": "ENABLE_REAL_TIME_REPORTS",
+    "ENABLE_EXPORTS": "ENABLE_PDF_EXPORT, ENABLE_EXCEL_EXPORT and API_EXPORT_FORMATS",
+    "ENABLE_SCHEDULING": "ENABLE_SCHEDULED_REPORTS",
+    "ENABLE_EMBEDS": "REPORT_PORTAL_ENABLED",
+    "STORAGE_DELIVERY_ENABLED": "FILE_STORAGE_ENABLED",
+    "LOOKER_STUDIO_ENABLED": "ENABLE_LOOKER_STUDIO",
+    "LOOKER_STUDIO_TEMPLATE_REPORT_ID": "LOOKER_STUDIO_PROJECT_ID and LOOKER_STUDIO_DATASET_ID",
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature an operator can turn off: its name in messages and the flags that must all be true."""
+
+    label: str
+    flags: tuple[str, ...]
+
+
+# Every switchable feature, by key; UI, API (api/flags.py), exports and delivery all ask these.
+FEATURES: dict[str, Feature] = {
+    "posthog_analytics": Feature("PostHog analytics", ("enable_posthog_analytics",)),
+    "looker_studio": Feature("Looker Studio", ("enable_looker_studio",)),
+    "pdf_export": Feature("PDF export", ("enable_pdf_export",)),
+    "excel_export": Feature("Excel export", ("enable_excel_export", "excel_export_enabled")),
+    "scheduled_reports": Feature("Scheduled reports", ("enable_scheduled_reports",)),
+    "real_time_reports": Feature("Real-time reports", ("enable_real_time_reports",)),
+    "custom_reports": Feature("Custom reports", ("enable_custom_reports",)),
+    "dashboard_builder": Feature("The dashboard builder", ("enable_dashboard_builder",)),
+    "email_delivery": Feature("Email delivery", ("email_delivery_enabled",)),
+    "webhook_delivery": Feature("Webhook delivery", ("webhook_delivery_enabled",)),
+    "file_storage": Feature("File storage delivery", ("file_storage_enabled",)),
+    "report_portal": Feature("The report portal", ("report_portal_enabled",)),
+}
+# Delivery channel -> the feature that governs it.
+CHANNEL_FEATURES = {
+    "email": "email_delivery",
+    "webhook": "webhook_delivery",
+    "storage": "file_storage",
+    "portal": "report_portal",
+}
 
 
 class SettingsError(ValueError):
@@ -70,6 +114,27 @@ def _choices(*allowed: str) -> Callable[[str, str], tuple[str, ...]]:
         return values
 
     return parse
+
+
+def _data_formats(name: str, raw: str) -> tuple[str, ...]:
+    values = tuple(v.strip().lower() for v in raw.split(",") if v.strip())
+    for value in values:
+        if value in ("pdf", "excel", "xlsx"):
+            flag = "ENABLE_PDF_EXPORT" if value == "pdf" else "ENABLE_EXCEL_EXPORT"
+            raise SettingsError(
+                f"{name}={raw!r}: {value} is turned on and off by {flag}; list only json, xml, csv"
+            )
+        if value in IMAGE_FORMATS:
+            raise SettingsError(
+                f"{name}={raw!r}: images are always offered (IMAGE_EXPORT_FORMAT picks the default); "
+                "list only json, xml, csv"
+            )
+    bad = [v for v in values if v not in DATA_FORMATS]
+    if bad:
+        raise SettingsError(
+            f"{name}={raw!r}: expected a comma list of json, xml, csv (unknown: {', '.join(bad)})"
+        )
+    return values
 
 
 def _csv(name: str, raw: str) -> tuple[str, ...]:
@@ -157,26 +222,66 @@ class Settings:
     report_max_rows: int = _var("100000", _int(1), "Most rows any report, widget or export returns")
     report_timeout_seconds: int = _var("300", _int(1), "Longest a report or export may run")
     report_concurrent_limit: int = _var("10", _int(1), "Most queries running at once")
-    # Feature flags
-    enable_real_time: bool = _var("true", _bool, "Auto-refresh of live dashboards")
+    # Feature flags (the seed's names and defaults; README "Feature flags" says what each governs)
+    enable_posthog_analytics: bool = _var(
+        "true", _bool, "Usage analytics to PostHog (reserved: the service sends none yet)"
+    )
+    enable_looker_studio: bool = _var(
+        "true", _bool, "Looker Studio integration (reserved: none is built yet)"
+    )
+    enable_pdf_export: bool = _var(
+        "true", _bool, "PDF export: menus, /api/export/pdf, scheduled PDFs"
+    )
+    enable_excel_export: bool = _var(
+        "true", _bool, "Excel export: menus, /api/export/excel, scheduled workbooks"
+    )
+    enable_scheduled_reports: bool = _var(
+        "true", _bool, "Scheduled reports: /schedules, /api/schedules, the scheduler"
+    )
+    enable_real_time_reports: bool = _var("true", _bool, "Auto-refresh of live dashboards")
+    enable_custom_reports: bool = _var(
+        "true",
+        _bool,
+        "Saving custom reports and templates (API writes, the Templates page's create)",
+    )
+    enable_dashboard_builder: bool = _var(
+        "true",
+        _bool,
+        "The dashboard builder: /builder, /dashboards/<id>/edit, API dashboard writes",
+    )
+    # Feature flags of this service (the seed has none for these)
     enable_caching: bool = _var("true", _bool, "Query result cache")
-    enable_exports: bool = _var("true", _bool, "Export buttons and /api/export")
-    enable_scheduling: bool = _var("true", _bool, "Scheduled reports")
-    enable_embeds: bool = _var("true", _bool, "Signed embed URLs")
     enable_pii_masking: bool = _var("true", _bool, "Mask personal data per role")
     enable_audit_log: bool = _var("true", _bool, "Record the audit log")
     # Exports
-    image_export_format: str = _var("png", _choice(*IMAGE_FORMATS), "Default image format")
+    pdf_generator_url: str = _var(
+        "",
+        _url("http", "https"),
+        "Gotenberg-style PDF service (e.g. http://pdf-service:3000); empty = in-process Chromium",
+    )
+    excel_export_enabled: bool = _var(
+        "true", _bool, "Excel export (both this and ENABLE_EXCEL_EXPORT must be true)"
+    )
+    image_export_format: str = _var(
+        "png",
+        _choice(*IMAGE_FORMATS),
+        "Image format of `image` exports (png, svg and jpg stay offered)",
+    )
     api_export_formats: tuple[str, ...] = _var(
-        "pdf,excel,csv,json,xml,png,svg,jpg",
-        _choices(*EXPORT_FORMATS),
-        "Formats the export API offers",
+        "json,xml,csv",
+        _data_formats,
+        "Data formats offered (json, xml, csv); PDF and Excel follow their own flags",
     )
     # Delivery
     email_delivery_enabled: bool = _var("true", _bool, "Deliver scheduled reports by email")
     webhook_delivery_enabled: bool = _var("true", _bool, "Deliver scheduled reports to webhooks")
-    storage_delivery_enabled: bool = _var(
-        "true", _bool, "Deliver scheduled reports to file storage"
+    file_storage_enabled: bool = _var(
+        "true", _bool, "Deliver scheduled reports to file storage (local folder or S3)"
+    )
+    report_portal_enabled: bool = _var(
+        "true",
+        _bool,
+        "Self-service portal: report history, run-file links, signed embeds",
     )
     smtp_host: str = _var("127.0.0.1", _str, "SMTP server")
     smtp_port: int = _var("25", _port, "SMTP port")
@@ -200,7 +305,7 @@ class Settings:
     )
     # Scheduler
     scheduler_enabled: bool = _var(
-        "true", _bool, "Run the scheduler in this process (with ENABLE_SCHEDULING)"
+        "true", _bool, "Run the scheduler in this process (with ENABLE_SCHEDULED_REPORTS)"
     )
     scheduler_tick_seconds: int = _var("15", _int(1), "How often the scheduler looks for due runs")
     scheduler_misfire_grace_seconds: int = _var(
@@ -221,15 +326,15 @@ class Settings:
         _bool,
         "Trust one proxy's X-Forwarded-For/-Proto/-Host (client IP, HTTPS: HSTS, Secure cookies)",
     )
-    # PostHog
-    posthog_host: str = _var(
-        "https://us.posthog.com", _url("http", "https"), "PostHog private API host"
-    )
+    # PostHog (the seed's names; POSTHOG_HOST defaults to the seed's https://app.posthog.com)
     posthog_api_key: str = _var("", _str, "PostHog personal API key (Query Read)")
     posthog_project_id: str = _var("", _str, "PostHog project id")
-    # Looker Studio
-    looker_studio_enabled: bool = _var("false", _bool, "Offer Looker Studio links")
-    looker_studio_template_report_id: str = _var("", _str, "Looker Studio template report id")
+    posthog_host: str = _var("https://app.posthog.com", _url("http", "https"), "PostHog API host")
+    # Looker Studio (the seed's names; read by nothing yet, see ENABLE_LOOKER_STUDIO)
+    looker_studio_api_key: str = _var("", _str, "Looker Studio API key")
+    looker_studio_project_id: str = _var("", _str, "Google Cloud project of the Looker Studio data")
+    looker_studio_dataset_id: str = _var("", _str, "BigQuery dataset Looker Studio reads")
+    looker_studio_service_account: str = _var("", _str, "Path to the service-account JSON key file")
 
     # Access control
     access_policy_file: str = _var(
@@ -242,6 +347,9 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: the process environment); raise SettingsError on a bad value."""
         env = {**read_env_file(PROJECT_ROOT / ".env"), **os.environ} if env is None else env
+        for old, new in RENAMED.items():
+            if old in env:
+                raise SettingsError(f"{old} is no longer read: use {new} instead")
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             name = f.name.upper()
@@ -272,6 +380,41 @@ class Settings:
     @property
     def instance(self) -> Path:
         return Path(self.instance_path)
+
+    @property
+    def enable_embeds(self) -> bool:
+        """Old name, kept while api/dashboards.py still reads it: embeds follow REPORT_PORTAL_ENABLED."""
+        return self.report_portal_enabled
+
+    def enabled(self, feature: str) -> bool:
+        """Whether `feature` (a key of FEATURES) is on: all its flags are true."""
+        return all(getattr(self, flag) for flag in FEATURES[feature].flags)
+
+    def off_message(self, feature: str) -> str | None:
+        """None when `feature` is on, else the sentence naming the variable that turned it off."""
+        off = [flag.upper() for flag in FEATURES[feature].flags if not getattr(self, flag)]
+        if not off:
+            return None
+        names = " and ".join(f"{name}=false" for name in off)
+        return f"{FEATURES[feature].label} is turned off ({names})."
+
+    def format_off(self, fmt: str) -> str | None:
+        """None when export format `fmt` (pdf, excel, csv, json, xml, png, svg, jpg) is offered,
+        else the sentence naming the variable: PDF and Excel follow their ENABLE_* flags, the data
+        formats API_EXPORT_FORMATS, and images are always offered."""
+        if fmt == "pdf":
+            return self.off_message("pdf_export")
+        if fmt == "excel":
+            return self.off_message("excel_export")
+        if fmt in DATA_FORMATS and fmt not in self.api_export_formats:
+            listed = ",".join(self.api_export_formats) or "(empty)"
+            return f"{fmt.upper()} export is turned off (API_EXPORT_FORMATS={listed})."
+        return None
+
+    @property
+    def export_formats(self) -> tuple[str, ...]:
+        """The export formats this deployment offers, in EXPORT_FORMATS order."""
+        return tuple(f for f in EXPORT_FORMATS if self.format_off(f) is None)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -304,3 +447,22 @@ def describe() -> list[tuple[str, str, str]]:
         (f.name.upper(), f.metadata["default"], f.metadata["doc"])
         for f in dataclasses.fields(Settings)
     ]
+
+
+ENV_EXAMPLE_HEADER = """\
+# Nexpo Reports configuration. Every variable, with its default; unset means the default.
+# Copy to .env beside app.py, or export in the environment (which wins). A bad value stops start-up with one line naming it.
+# Generated from settings.py: `make env-example` (a test checks this file matches it).
+"""
+
+
+def env_example() -> str:
+    """The text of .env.example: every variable with its description and default."""
+    lines = [ENV_EXAMPLE_HEADER]
+    for name, default, doc in describe():
+        lines.append(f"# {doc}\n{name}={default}\n")
+    return "\n".join(lines[:1]) + "\n" + "".join(lines[1:])
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

@@ -181,6 +181,7 @@ def init_app(server: Flask) -> None:
         api_tokens,  # /api/tokens: the caller's API tokens
         dashboards,  # /api/dashboards, embeds
         export,  # /api/export: export jobs
+        flags,  # feature flags: turned-off routes answer 404 naming the variable
         openapi,  # serves /api/openapi.json
         report_configs,  # /api/reports: saved reports (create, update, delete) and generate
         reports,  # /api/reports, preview

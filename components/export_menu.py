@@ -64,17 +64,22 @@ def scope_of(widget_id: str | None) -> str:
 def export_menu(
     report_id: str, widget_id: str | None = None, *, period: str | None = None
 ) -> html.Div | None:
-    """The menu for `report_id` (or one of its widgets); None when exports are off.
+    """The menu for `report_id` (or one of its widgets), with the formats the settings offer
+    (`Settings.export_formats`: ENABLE_PDF_EXPORT, ENABLE_EXCEL_EXPORT and EXCEL_EXPORT_ENABLED,
+    API_EXPORT_FORMATS); None when none is offered.
 
     On a dashboard page the menu follows the page's live view (period, custom dates, filters: the
     `dashboard-state-store`); elsewhere it exports `period` (default: the report's own).
     """
-    if not services.current().settings.enable_exports:
+    offered = services.current().settings.export_formats
+    if not offered:
         return None
     scope = scope_of(widget_id)
     is_widget = widget_id is not None
     items = [
-        dbc.DropdownMenuItem(label, id=IDS.item(scope, fmt), n_clicks=0) for fmt, label in FORMATS
+        dbc.DropdownMenuItem(label, id=IDS.item(scope, fmt), n_clicks=0)
+        for fmt, label in FORMATS
+        if fmt in offered
     ]
     menu = dbc.DropdownMenu(
         items,

@@ -104,17 +104,27 @@ def _reports() -> list[dict[str, str]]:
     return options
 
 
-def _group(label: str, control: Any, group_id: str | None = None, md: int = 3) -> dbc.Col:
+def _group(
+    label: str, control: Any, group_id: str | None = None, md: int = 3, style: Any = None
+) -> dbc.Col:
     return dbc.Col(
         html.Div([dbc.Label(label, className="small fw-semibold mb-1"), control]),
         md=md,
         className="mb-2",
         id=group_id or f"{getattr(control, 'id', label)}-group",
+        style=style or {},
     )
 
 
+def _shown(on: bool) -> dict[str, str]:
+    """Style of a recipient block: hidden (still in the layout, for the callbacks) when its
+    channel is turned off (EMAIL_DELIVERY_ENABLED, WEBHOOK_DELIVERY_ENABLED, FILE_STORAGE_ENABLED)."""
+    return {} if on else {"display": "none"}
+
+
 def schedule_form() -> dbc.Card:
-    tz = services.current().settings.report_timezone
+    settings = services.current().settings
+    tz = settings.report_timezone
     zones = sorted(available_timezones() - {"localtime"})
     return dbc.Card(
         dbc.CardBody(
@@ -209,7 +219,11 @@ def schedule_form() -> dbc.Card:
                             "Formats",
                             dbc.Checklist(
                                 id=IDS.FORMATS,
-                                options=[{"label": n, "value": v} for v, n in FORMATS],
+                                options=[
+                                    {"label": n, "value": v}
+                                    for v, n in FORMATS
+                                    if v in settings.export_formats
+                                ],
                                 inline=True,
                             ),
                             md=4,
@@ -228,6 +242,7 @@ def schedule_form() -> dbc.Card:
                             "E-mail addresses (comma or line separated)",
                             dbc.Textarea(id=IDS.EMAILS, rows=2, placeholder="finance@example.com"),
                             md=4,
+                            style=_shown(settings.email_delivery_enabled),
                         ),
                         _group(
                             "Storage folders",
@@ -235,23 +250,34 @@ def schedule_form() -> dbc.Card:
                                 id=IDS.STORAGE, placeholder="finance/weekly or s3://bucket/x"
                             ),
                             md=4,
+                            style=_shown(settings.file_storage_enabled),
                         ),
                     ]
                 ),
-                html.Div("Webhooks", className="small fw-semibold mb-1"),
-                html.Div(id=IDS.WEBHOOKS, children=[]),
-                dbc.Button(
-                    "Add webhook",
-                    id=IDS.WEBHOOK_ADD,
-                    size="sm",
-                    color="secondary",
-                    outline=True,
-                    className="mb-2",
+                html.Div(
+                    [
+                        html.Div("Webhooks", className="small fw-semibold mb-1"),
+                        html.Div(id=IDS.WEBHOOKS, children=[]),
+                        dbc.Button(
+                            "Add webhook",
+                            id=IDS.WEBHOOK_ADD,
+                            size="sm",
+                            color="secondary",
+                            outline=True,
+                            className="mb-2",
+                        ),
+                    ],
+                    id="sched-form-webhooks-block",
+                    style=_shown(settings.webhook_delivery_enabled),
                 ),
                 html.Div(id=IDS.KEPT, className="small text-secondary mb-1"),
                 html.P(
-                    "Every run also appears in your report history. Times follow the time zone's "
-                    "wall clock across daylight-saving changes.",
+                    (
+                        "Every run also appears in your report history. "
+                        if settings.report_portal_enabled
+                        else ""
+                    )
+                    + "Times follow the time zone's wall clock across daylight-saving changes.",
                     className="small text-secondary mb-2",
                 ),
                 dbc.Alert(id=IDS.PREVIEW, color="light", className="small mb-2"),

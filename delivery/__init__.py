@@ -33,12 +33,14 @@ def default_channels(settings: Settings, store: Store, **overrides: Any) -> dict
     A disabled channel is left out: the scheduler records its recipients as skipped, with the
     variable that disables it. `overrides` replaces a channel (tests, S3 clients).
     """
-    channels: dict[str, Channel] = {"portal": PortalChannel(store)}
+    channels: dict[str, Channel] = {}
+    if settings.report_portal_enabled:
+        channels["portal"] = PortalChannel(store)
     if settings.email_delivery_enabled:
         channels["email"] = EmailChannel(SmtpConfig.from_settings(settings))
     if settings.webhook_delivery_enabled:
         channels["webhook"] = WebhookChannel()
-    if settings.storage_delivery_enabled:
+    if settings.file_storage_enabled:
         channels["storage"] = StorageChannel(settings.instance / "deliveries")
     channels.update(overrides)
     return channels

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from components import formats
 from components.theme import FONT
+from exports import pdf_service
 from exports.chromium import figure_json, printer
 from exports.columns import Column, columns_of, normalise, wire_values
 from exports.figures import has_figure, widget_figure
@@ -59,10 +60,11 @@ def render_pdf(
     limits: ExportLimits | None = None,
     deadline: Deadline | None = None,
 ) -> None:
-    """Write `result` as a PDF report to `out`, atomically (Chromium starts on the first call)."""
+    """Write `result` as a PDF report to `out`, atomically: printed by the PDF service when
+    `limits.pdf_generator_url` (PDF_GENERATOR_URL) is set, else by the in-process Chromium (which
+    starts on the first call)."""
     limits = limits or ExportLimits()
     deadline = deadline or Deadline(limits.timeout_seconds)
-    chrome = printer()
     charts = [w for w in result.widgets if w.widget.type != "metric_card" and has_figure(w)]
     figures = []
     for w in charts:
@@ -70,6 +72,12 @@ def render_pdf(
         fig = widget_figure(_with_frame(w, frame), result.currency)
         figures.append((figure_json(fig), CHART_WIDTH, int(fig.layout.height or 320)))
     deadline.check("PDF export")
+    if limits.pdf_generator_url:
+        data = _service_pdf(result, charts, figures, limits, deadline)
+        with atomic_output(out) as fh:
+            fh.write(data)
+        return
+    chrome = printer()
     svgs = dict(
         zip(
             [w.widget.id for w in charts],
@@ -82,6 +90,32 @@ def render_pdf(
     data = chrome.pdf(page, footer_html=footer_html(result), timeout=deadline.remaining())
     with atomic_output(out) as fh:
         fh.write(data)
+
+
+def _service_pdf(
+    result: ReportResult,
+    charts: list[WidgetResult],
+    figures: list[tuple[str, int, int]],
+    limits: ExportLimits,
+    deadline: Deadline,
+) -> bytes:
+    """The PDF printed by PDF_GENERATOR_URL; its browser draws the charts with plotly.js."""
+    slots = {
+        w.widget.id: pdf_service.chart_placeholder(i, width, height)
+        for i, (w, (_, width, height)) in enumerate(zip(charts, figures, strict=True))
+    }
+    page = report_html(result, slots, limits)
+    if figures:
+        script = pdf_service.chart_script(figures)
+        page = page.replace("</body>", script + "</body>", 1)
+    return pdf_service.convert_html(
+        limits.pdf_generator_url,
+        page,
+        footer_html=footer_html(result),
+        timeout=deadline.remaining(),
+        assets=pdf_service.plotly_assets() if figures else None,
+        wait_for=pdf_service.READY if figures else None,
+    )
 
 
 def report_html(result: ReportResult, svgs: dict[str, str], limits: ExportLimits) -> str:

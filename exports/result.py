@@ -44,12 +44,14 @@ class ExportLimits:
 
     max_rows: int = 100_000
     timeout_seconds: float = 300.0
+    pdf_generator_url: str = ""  # PDF_GENERATOR_URL: print PDFs there (exports/pdf_service.py)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ExportLimits:
         return cls(
             max_rows=settings.report_max_rows,
             timeout_seconds=float(settings.report_timeout_seconds),
+            pdf_generator_url=settings.pdf_generator_url,
         )
 
 

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 from flask_login import current_user
 
+from layouts.features import page_offered
 from security.policy import AccessDenied, Resource, authorize
 
 
@@ -48,7 +49,7 @@ def _nav_links(user: object | None = None) -> list[dbc.NavItem]:
             )
         )
         for p in pages
-        if _may_use(p["path"], user)
+        if page_offered(p) and _may_use(p["path"], user)
     ]
 
 

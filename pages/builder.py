@@ -54,6 +54,7 @@ from components.builder_save_callbacks import (
 from engine import drafts
 from engine.dashboards import DashboardError
 from engine.spec import DashboardSpec
+from layouts.features import page_off
 from security.policy import AccessDenied, Resource
 
 __all__ = [
@@ -79,7 +80,12 @@ __all__ = [
 ]
 
 dash.register_page(
-    __name__, path="/builder", name="Builder", title="Builder · Nexpo Reports", nav_order=2
+    __name__,
+    path="/builder",
+    name="Builder",
+    title="Builder · Nexpo Reports",
+    nav_order=2,
+    feature="dashboard_builder",  # ENABLE_DASHBOARD_BUILDER (layouts/features.py)
 )
 
 
@@ -89,6 +95,8 @@ def layout(
     saved: str | None = None,
     **_params: Any,
 ) -> html.Div:
+    if (off := page_off("dashboard_builder")) is not None:
+        return off
     store, principal = dashboards(), current_principal()
     status: Any = None
     try:

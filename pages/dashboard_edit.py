@@ -17,6 +17,7 @@ dash.register_page(
     path_template="/dashboards/<dashboard_id>/edit",
     name="Edit dashboard",
     title="Edit dashboard · Nexpo Reports",
+    feature="dashboard_builder",  # ENABLE_DASHBOARD_BUILDER: builder.layout answers the 404 view
 )
 
 

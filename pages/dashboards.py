@@ -184,8 +184,8 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
             dcc.Interval(
                 id=IDS.INTERVAL,
                 interval=refresh_ms or 60_000,
-                # ENABLE_REAL_TIME=false turns auto-refresh off for everyone.
-                disabled=not svc.settings.enable_real_time
+                # ENABLE_REAL_TIME_REPORTS=false turns auto-refresh off for everyone.
+                disabled=not svc.settings.enable_real_time_reports
                 or not refresh_ms
                 or not is_live(window, tz),
             ),
@@ -226,8 +226,9 @@ def _locked_filters(principal: Any) -> dict[str, list[str]]:
 
 
 def _may_edit(principal: Any, found: Any) -> bool:
-    """Saved dashboards the user may update get an Edit button (templates are cloned instead)."""
-    if found.version is None:
+    """Saved dashboards the user may update get an Edit button (templates are cloned instead),
+    while the builder is on (ENABLE_DASHBOARD_BUILDER)."""
+    if found.version is None or not services.current().settings.enable_dashboard_builder:
         return False
     try:
         authorize(principal, "update", found.resource)
@@ -264,20 +265,25 @@ def _toolbar(
         minimum_nights=0,
         className="dashboard-dates" + (" custom-active" if state["period"] == "custom" else ""),
     )
+    real_time = services.current().settings.enable_real_time_reports
     refresh = html.Div(
         [
             html.Label(
-                "Auto-refresh", htmlFor=IDS.AUTO_REFRESH, className="small text-secondary me-1"
+                "Auto-refresh",
+                htmlFor=IDS.AUTO_REFRESH,
+                className="small text-secondary me-1",
+                hidden=not real_time,
             ),
+            # ENABLE_REAL_TIME_REPORTS=false: hidden (it stays in the layout: callbacks read it).
             dbc.Select(
                 id=IDS.AUTO_REFRESH,
                 options=[
                     {"label": label, "value": key} for key, (label, _) in REFRESH_CHOICES.items()
                 ],
                 value=state["refresh"],
-                disabled=not services.current().settings.enable_real_time,
+                disabled=not real_time,
                 size="sm",
-                style={"width": "6.5rem"},
+                style={"width": "6.5rem"} if real_time else {"display": "none"},
             ),
             dbc.Button(
                 "Refresh",

@@ -107,8 +107,11 @@ def verify_embed_request() -> Response | None:
     server = dash.get_app().server
     g._login_user = server.login_manager.anonymous_user()  # never the session's user
     svc = services.current()
-    if not svc.settings.enable_embeds:
-        return refuse(404, "Embedded dashboards are switched off on this server.")
+    if not svc.settings.report_portal_enabled:
+        return refuse(
+            404,
+            "Embedded dashboards are switched off on this server (REPORT_PORTAL_ENABLED=false).",
+        )
     token = token_of(request.path)
     try:
         claims = verify(token)

@@ -13,6 +13,7 @@ from flask_login import current_user
 from engine import services
 from engine.dashboards import Dashboards, Openable
 from engine.templates import builtin_dashboards
+from layouts.features import enabled
 from security.policy import Resource
 
 dash.register_page(__name__, path="/", name="Dashboards", title="Nexpo Reports", nav_order=0)
@@ -29,7 +30,8 @@ def layout(**_params: str) -> html.Div:
     principal = current_user._get_current_object()
     store = Dashboards(svc.store, audit_enabled=svc.settings.enable_audit_log)
     items = store.openable(principal)
-    may_create = store.may(
+    # The builder's buttons (New, Edit, Use template) follow ENABLE_DASHBOARD_BUILDER.
+    may_create = enabled("dashboard_builder") and store.may(
         principal,
         "create",
         Resource("dashboard", None, principal.department, owner_id=principal.id),
@@ -55,7 +57,7 @@ def _card(item: Openable, may_create: bool) -> dbc.Col:
     buttons = []
     if item.kind == "dashboard" or builtin:
         buttons.append(_button("Open", f"/dashboards/{item.key}", "primary"))
-    if item.kind == "dashboard" and item.editable:
+    if item.kind == "dashboard" and item.editable and enabled("dashboard_builder"):
         buttons.append(_button("Edit", f"/dashboards/{item.key}/edit", "secondary"))
     if item.kind == "template" and may_create:
         buttons.append(_button("Use template", f"/builder?template={item.key}", "secondary"))

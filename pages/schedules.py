@@ -17,6 +17,7 @@ from dash import dcc, html
 # Importing the callbacks registers them; the names are re-exported for tests that call them.
 from components.schedule_callbacks import fill_form, render_history, save
 from components.schedule_form import FIELD_IDS, IDS, schedule_form
+from layouts.features import page_off
 
 __all__ = ["FIELD_IDS", "IDS", "fill_form", "layout", "render_history", "save"]
 
@@ -26,10 +27,13 @@ dash.register_page(
     name="Schedules",
     title="Schedules · Nexpo Reports",
     nav_order=4,
+    feature="scheduled_reports",  # ENABLE_SCHEDULED_REPORTS (layouts/features.py)
 )
 
 
 def layout(**_params: Any) -> html.Div:
+    if (off := page_off("scheduled_reports")) is not None:
+        return off
     return html.Div(
         [
             html.Div(

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from engine import services
 from engine.dashboards import DashboardError, Dashboards, TemplateInfo
+from layouts.features import enabled
 from security.policy import AccessDenied, Resource
 
 dash.register_page(
@@ -54,11 +55,17 @@ def _message(text: str, color: str = "danger") -> dbc.Alert:
     return dbc.Alert(text, color=color, dismissable=True, className="py-2")
 
 
-def layout(**_params: Any) -> html.Div:
-    store, principal = _store(), _principal()
-    may_create = store.may(
+def _may_create(store: Dashboards, principal: Any, feature: str = "custom_reports") -> bool:
+    """Creating, cloning, editing and deleting templates are custom reports (ENABLE_CUSTOM_REPORTS);
+    "Use" opens the builder (`feature="dashboard_builder"`, ENABLE_DASHBOARD_BUILDER)."""
+    return enabled(feature) and store.may(
         principal, "create", Resource("template", None, principal.department, principal.id)
     )
+
+
+def layout(**_params: Any) -> html.Div:
+    store, principal = _store(), _principal()
+    may_create = _may_create(store, principal)
     sources = [{"label": d.title, "value": d.slug} for d in store.readable(principal)]
     create = dbc.Card(
         dbc.CardBody(
@@ -97,29 +104,32 @@ def layout(**_params: Any) -> html.Div:
 
 
 def _cards(store: Dashboards, principal: Any) -> dbc.Row:
-    may_create = store.may(
-        principal, "create", Resource("template", None, principal.department, principal.id)
-    )
+    may_create = _may_create(store, principal)
+    may_use = _may_create(store, principal, "dashboard_builder")
+    may_edit = enabled("custom_reports")
     return dbc.Row(
         [
-            _card(t, may_create, store.may(principal, "update", t.resource))
+            _card(t, may_create, may_edit and store.may(principal, "update", t.resource), may_use)
             for t in store.templates(principal)
         ]
     )
 
 
-def _card(template: TemplateInfo, may_create: bool, may_edit: bool) -> dbc.Col:
+def _card(
+    template: TemplateInfo, may_create: bool, may_edit: bool, may_use: bool = False
+) -> dbc.Col:
     key = template.key
     buttons: list[Any] = []
     if template.builtin:
         buttons.append(dbc.Button("Open", href=f"/dashboards/{key}", size="sm", color="primary"))
-    if may_create:
-        buttons += [
+    if may_use:
+        buttons.append(
             dbc.Button(
                 "Use", href=f"/builder?template={key}", size="sm", outline=True, color="primary"
-            ),
-            _action("Clone", "clone", key, "secondary"),
-        ]
+            )
+        )
+    if may_create:
+        buttons.append(_action("Clone", "clone", key, "secondary"))
     if not template.builtin and may_edit:
         buttons += [
             _action("Edit", "edit", key, "secondary"),

@@ -1,6 +1,6 @@
 """Running the scheduler: in the web process (embedded default), or as separate commands (scaled out).
 
-Embedded default (`make run`, `python app.py`, gunicorn): when ENABLE_SCHEDULING and
+Embedded default (`make run`, `python app.py`, gunicorn): when ENABLE_SCHEDULED_REPORTS and
 SCHEDULER_ENABLED are true, every app process runs one `engine.scheduler.Scheduler` on a daemon
 thread, ticking every SCHEDULER_TICK_SECONDS, executing runs on REPORT_CONCURRENT_LIMIT threads.
 Several processes (gunicorn workers, several hosts on one PostgreSQL) may all run it: each due run
@@ -63,7 +63,8 @@ def link_builder(settings: Settings):  # noqa: ANN201 - engine.scheduler.LinkFn
 
 def channels_for(services: Services) -> dict[str, Channel]:
     """`delivery.default_channels` with this deployment's settings: attachment limit, default webhook
-    secret, storage root. Channels disabled by *_DELIVERY_ENABLED stay out."""
+    secret, storage root. Channels turned off (*_DELIVERY_ENABLED, FILE_STORAGE_ENABLED,
+    REPORT_PORTAL_ENABLED) stay out."""
     settings = services.settings
     channels = default_channels(settings, services.store)
     if "email" in channels:
@@ -111,7 +112,8 @@ def build_scheduler(
         executor=executor,
         tick_seconds=float(settings.scheduler_tick_seconds),
         misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
-        link_for=link_builder(settings),
+        # Run-file links are the portal's: none when REPORT_PORTAL_ENABLED=false (e-mails attach).
+        link_for=link_builder(settings) if settings.report_portal_enabled else None,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -128,7 +130,7 @@ class SchedulerHost:
     @property
     def enabled(self) -> bool:
         s = self.services.settings
-        return s.enable_scheduling and s.scheduler_enabled
+        return s.enable_scheduled_reports and s.scheduler_enabled
 
     @property
     def running(self) -> bool:
@@ -197,8 +199,9 @@ def init_app(server: Flask, services: Services) -> SchedulerHost:
     @click.option("--once", is_flag=True, help="One tick, wait for its runs, then exit.")
     def scheduler_command(once: bool) -> None:
         """Run the scheduler loop in the foreground (beat-equivalent)."""
-        if not services.settings.enable_scheduling:
-            raise click.ClickException("ENABLE_SCHEDULING=false: scheduled reports are turned off")
+        off = services.settings.off_message("scheduled_reports")
+        if off:
+            raise click.ClickException(off)
         scheduler = build_scheduler(services)
         kind = type(scheduler.executor).__name__
         if once:

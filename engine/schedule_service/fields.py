@@ -148,9 +148,11 @@ def _moment(field: str, raw: Any, tz: str, *, end: bool) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _formats(raw: Any, allowed: tuple[str, ...]) -> dict[str, bool]:
+def _formats(raw: Any, settings: Any) -> dict[str, bool]:
+    """The formats asked for; each must be one the settings offer (Settings.export_formats)."""
     from exports import ExportError, ExportFormat
 
+    allowed = settings.export_formats
     if isinstance(raw, str):
         raw = [p for p in re.split(r"[,\s]+", raw) if p]
     if isinstance(raw, Mapping):
@@ -166,10 +168,7 @@ def _formats(raw: Any, allowed: tuple[str, ...]) -> dict[str, bool]:
                 f"formats[{i}]", f"{item!r}: expected one of {', '.join(allowed)}"
             ) from None
         if fmt not in allowed:
-            raise FieldError(
-                f"formats[{i}]",
-                f"{fmt!r} is not offered here (API_EXPORT_FORMATS: {', '.join(allowed)})",
-            )
+            raise FieldError(f"formats[{i}]", str(settings.format_off(fmt)))
         out[fmt] = True
     return out
 

@@ -255,9 +255,10 @@ class Ops:
         return out
 
     def _scheduling_enabled(self) -> None:
-        if not self.services.settings.enable_scheduling:
+        off = self.services.settings.off_message("scheduled_reports")
+        if off:
             raise AccessDenied(
-                "Scheduled reports are turned off on this server (ENABLE_SCHEDULING=false).",
+                off,
                 "schedule",
                 None,
             )

@@ -22,6 +22,7 @@ from engine.schedule_service.fields import (
 from engine.schedule_service.views import _iso, as_input
 from engine.schedules import ScheduleError, describe_cron, zone
 from engine.services import Services
+from settings import CHANNEL_FEATURES
 from store.models import Schedule
 
 
@@ -99,8 +100,7 @@ def schedule_fields(
             "filters": _filters(merged.get("filters"), found, settings.report_timezone),
         },
         "formats": _formats(
-            ["pdf"] if merged.get("formats") is None else merged["formats"],
-            settings.api_export_formats,
+            ["pdf"] if merged.get("formats") is None else merged["formats"], settings
         ),
         "recipients": _recipients(
             merged.get("recipients"),
@@ -110,7 +110,18 @@ def schedule_fields(
         "only_if_changed": only,
         "paused": paused,
     }
+    if current is None or "recipients" in data:
+        _channels_enabled(settings, fields["recipients"])
     return fields, found
+
+
+def _channels_enabled(settings: Any, recipients: Mapping[str, list[Any]]) -> None:
+    """A schedule saved with recipients on a channel the settings turn off is refused, naming the
+    variable (runs would skip them anyway; better to say so while the user is there)."""
+    for channel, entries in recipients.items():
+        off = entries and settings.off_message(CHANNEL_FEATURES[channel])
+        if off:
+            raise FieldError(f"recipients.{channel}", off)
 
 
 def preview(services: Services, data: Mapping[str, Any], n: int = 5) -> dict[str, Any]:

@@ -34,7 +34,8 @@ LinkFn = Callable[[int, Artifact], str | None]
 CHANNEL_FLAGS = {
     "email": "EMAIL_DELIVERY_ENABLED",
     "webhook": "WEBHOOK_DELIVERY_ENABLED",
-    "storage": "STORAGE_DELIVERY_ENABLED",
+    "storage": "FILE_STORAGE_ENABLED",
+    "portal": "REPORT_PORTAL_ENABLED",
 }
 
 
@@ -135,6 +136,8 @@ class RunExecution:
 
     def _recipients(self, schedule: Schedule) -> list[Recipient]:
         recipients = parse_recipients(schedule.recipients)
+        if not self.settings.report_portal_enabled:
+            return recipients  # no owner's history entry to add (explicit ones are skipped)
         if schedule.owner_id is not None and not any(
             r.channel == "portal" and r.address == str(schedule.owner_id) for r in recipients
         ):

@@ -61,15 +61,12 @@ def create_export(
     """Validate, authorize and queue an export; the new `pending` row (detached, safe to read).
 
     Raises:
-        ExportRequestError: 400 bad format/period/filters/widget, 403 exports disabled.
+        ExportRequestError: 400 bad format/period/filters/widget, 404 format turned off (the
+            message names the variable: ENABLE_PDF_EXPORT, API_EXPORT_FORMATS...).
         ReportNotFound: no such report (404).
         AccessDenied: the principal may not export it (403; audited as denied).
     """
     settings = services.settings
-    if not settings.enable_exports:
-        raise ExportRequestError(
-            403, "exports_disabled", "Exports are turned off (ENABLE_EXPORTS)."
-        )
     fmt = fmt if isinstance(fmt, ExportFormat) else parse_format(fmt, settings, allowed_formats)
     tz = settings.report_timezone
     window = resolve_window(period, tz, start, end)

@@ -10,6 +10,7 @@ from analytics.catalog import MetricError, get_metric, parse_params
 from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
 from engine.spec import FILTER_NAMES, DashboardSpec
 from exports import ExportError, ExportFormat
+from settings import DATA_FORMATS
 
 RESERVED_FILTERS = frozenset({"start", "end", "timezone", "interval"})
 
@@ -34,8 +35,13 @@ class ExportNotReady(ExportRequestError):
 
 
 def parse_format(raw: str, settings: Any, allowed: tuple[str, ...] | None = None) -> ExportFormat:
-    """`raw` as an ExportFormat: "image" means IMAGE_EXPORT_FORMAT; `allowed` (e.g. API_EXPORT_FORMATS)
-    limits the choice. ExportRequestError (400) names the accepted ones."""
+    """`raw` as an ExportFormat: "image" means IMAGE_EXPORT_FORMAT.
+
+    A format the settings turn off (`Settings.format_off`: ENABLE_PDF_EXPORT, ENABLE_EXCEL_EXPORT
+    and EXCEL_EXPORT_ENABLED, API_EXPORT_FORMATS for json/xml/csv) is an ExportRequestError 404
+    naming the variable. `allowed` narrows the data formats (json, xml, csv) further; PDF, Excel
+    and images follow their own switches only, so passing API_EXPORT_FORMATS keeps PDF on.
+    An unknown or narrowed-out format is a 400 naming the accepted ones."""
     value = str(raw or "").strip().lower()
     if value == "image":
         value = settings.image_export_format
@@ -43,10 +49,12 @@ def parse_format(raw: str, settings: Any, allowed: tuple[str, ...] | None = None
         fmt = ExportFormat.parse(value)
     except ExportError as exc:
         raise ExportRequestError(400, "bad_format", exc.user_message) from None
-    if allowed is not None and fmt.value not in allowed:
-        names = ", ".join(allowed) + (
-            ", image" if any(a in ("png", "svg", "jpg") for a in allowed) else ""
-        )
+    off = settings.format_off(fmt.value)
+    if off:
+        raise ExportRequestError(404, "feature_off", off)
+    if allowed is not None and fmt.value in DATA_FORMATS and fmt.value not in allowed:
+        offered = [f for f in settings.export_formats if f not in DATA_FORMATS or f in allowed]
+        names = ", ".join(offered) + (", image" if settings.image_export_format in offered else "")
         raise ExportRequestError(
             400,
             "bad_format",

@@ -180,6 +180,7 @@ class ExportManager:
             limits = ExportLimits(
                 max_rows=int(params.get("max_rows") or settings.report_max_rows),
                 timeout_seconds=max(0.001, job.deadline - time.monotonic()),
+                pdf_generator_url=settings.pdf_generator_url,
             )
             _wait_warm(fmt)
             limits = dataclasses.replace(

@@ -299,10 +299,25 @@ def test_a_run_whose_worker_died_is_marked_failed_not_resent(store, scheduler, c
     assert collect.sent == []
 
 
-def test_disabled_channel_is_recorded_as_skipped_with_its_variable(store, tmp_path, clock, report):
-    settings = make_settings(tmp_path / "instance", email_delivery_enabled="false")
-    scheduler = Scheduler(store, settings, report, {}, clock=clock)
-    sid = add(store, clock, recipients={"email": ["ana@example.com"]})
+@pytest.mark.parametrize(
+    ("channel", "entry", "variable"),
+    [
+        ("email", "ana@example.com", "EMAIL_DELIVERY_ENABLED"),
+        ("webhook", "https://h.example.com/x", "WEBHOOK_DELIVERY_ENABLED"),
+        ("storage", "finance/daily", "FILE_STORAGE_ENABLED"),
+        ("portal", "7", "REPORT_PORTAL_ENABLED"),
+    ],
+)
+def test_disabled_channel_is_recorded_as_skipped_with_its_variable(
+    store, tmp_path, clock, report, channel, entry, variable
+):
+    from delivery import default_channels
+
+    settings = make_settings(tmp_path / "instance", **{variable.lower(): "false"})
+    channels = default_channels(settings, store)
+    assert channel not in channels
+    scheduler = Scheduler(store, settings, report, channels, clock=clock)
+    sid = add(store, clock, recipients={channel: [entry]})
     clock.set(utc(2026, 3, 28, 8, 0, 1))
     scheduler.run_pending()
     scheduler.stop()
@@ -310,8 +325,9 @@ def test_disabled_channel_is_recorded_as_skipped_with_its_variable(store, tmp_pa
     with store.session() as s:
         [run] = history(s, sid)
         assert run.state == "succeeded"
-        assert [(d.state, d.error) for d in run.deliveries] == [
-            ("skipped", "email delivery is disabled (EMAIL_DELIVERY_ENABLED=false)")
+        skipped = [(d.channel, d.state, d.error) for d in run.deliveries if d.channel == channel]
+        assert skipped == [
+            (channel, "skipped", f"{channel} delivery is disabled ({variable}=false)")
         ]
 
 

@@ -274,10 +274,12 @@ def test_not_signed_in_is_401(app):
     assert response.status_code == 401
 
 
-def test_a_format_left_out_of_api_export_formats_is_400(app, analyst, monkeypatch):
+def test_a_format_left_out_of_api_export_formats_is_404_naming_it(app, analyst, monkeypatch):
     svc = services_of(app)
     monkeypatch.setattr(svc, "settings", svc.settings.replace(api_export_formats=("csv",)))
-    assert create(analyst, "pdf").status_code == 400
+    refused = create(analyst, "json")
+    assert refused.status_code == 404
+    assert refused.get_json()["message"] == "JSON export is turned off (API_EXPORT_FORMATS=csv)."
     assert create(analyst, "csv").status_code == 200
 
 

@@ -310,17 +310,30 @@ def test_format_names(app):
     settings = app.server.extensions["nexpo"].settings
     assert jobs.parse_format("image", settings).value == settings.image_export_format
     assert jobs.parse_format("XLSX", settings).value == "excel"
-    with pytest.raises(jobs.ExportRequestError):
-        jobs.parse_format("pdf", settings, ("csv",))
+    with pytest.raises(jobs.ExportRequestError) as err:
+        jobs.parse_format("json", settings, ("csv",))
+    assert err.value.status == 400
+    # API_EXPORT_FORMATS narrows the data formats only: PDF follows ENABLE_PDF_EXPORT.
+    assert jobs.parse_format("pdf", settings, ("csv",)).value == "pdf"
     with pytest.raises(jobs.ExportRequestError):
         jobs.parse_format("doc", settings)
 
 
-def test_exports_disabled(make_services, analyst):
-    svc = make_services(enable_exports=False)
+@pytest.mark.parametrize(
+    ("changes", "fmt", "variable"),
+    [
+        ({"enable_pdf_export": False}, "pdf", "ENABLE_PDF_EXPORT=false"),
+        ({"excel_export_enabled": False}, "excel", "EXCEL_EXPORT_ENABLED=false"),
+        ({"api_export_formats": ("json",)}, "csv", "API_EXPORT_FORMATS=json"),
+    ],
+)
+def test_a_format_turned_off_is_refused_naming_the_variable(
+    make_services, analyst, changes, fmt, variable
+):
+    svc = make_services(**changes)
     with pytest.raises(jobs.ExportRequestError) as err:
-        jobs.create_export(svc, analyst, REPORT, "csv", "7d", {})
-    assert err.value.status == 403
+        jobs.create_export(svc, analyst, REPORT, fmt, "7d", {})
+    assert err.value.status == 404 and variable in err.value.user_message
 
 
 def test_the_model_matches_the_migrations(app):
