@@ -381,11 +381,6 @@ class Settings:
     def instance(self) -> Path:
         return Path(self.instance_path)
 
-    @property
-    def enable_embeds(self) -> bool:
-        """Old name, kept while api/dashboards.py still reads it: embeds follow REPORT_PORTAL_ENABLED."""
-        return self.report_portal_enabled
-
     def enabled(self, feature: str) -> bool:
         """Whether `feature` (a key of FEATURES) is on: all its flags are true."""
         return all(getattr(self, flag) for flag in FEATURES[feature].flags)
