@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from engine import services
+from engine.reports import ReportNotFound
+from engine.request import RequestError
 from security import tokens
 from security.origin import cross_site_refusal
 from security.policy import AccessDenied
@@ -84,6 +86,16 @@ def authenticate() -> Response | None:
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     return error(exc.status, exc.code, exc.message)
+
+
+@bp.errorhandler(RequestError)
+def _bad_request(exc: RequestError) -> Response:
+    return error(400, "bad_request", exc.user_message)
+
+
+@bp.errorhandler(ReportNotFound)
+def _no_report(exc: ReportNotFound) -> Response:
+    return error(404, "not_found", exc.user_message)
 
 
 @bp.errorhandler(AccessDenied)

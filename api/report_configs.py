@@ -17,7 +17,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict
 
-from api import ApiError, body_of, bp, document, principal, schema
+from api import ApiError, body_of, bp, document, json_body, principal, schema
 from api.reports import (
     ERROR,
     ERRORS,
@@ -28,9 +28,9 @@ from api.reports import (
     id_param,
     ok,
     opened_or_404,
+    resolve_report,
     saved_summary,
     window_json,
-    window_of,
 )
 from engine import services
 from engine.report_data import report_data
@@ -128,49 +128,33 @@ def delete_report(report_id: str) -> Response:
 @bp.post("/reports/<report_id>/generate")
 def generate_report(report_id: str) -> Response:
     who = principal()
-    asked = body_of(GenerateRequest) if _has_body() else GenerateRequest()
+    data = json_body() if _has_body() else {}
     found, saved = opened_or_404(report_id)
     check(who, "read", found.resource)
-    period, window, explicit = window_of(
-        asked.period,
-        asked.start.isoformat() if asked.start else None,
-        asked.end.isoformat() if asked.end else None,
-        found.spec.default_period,
-        saved,
-    )
-    filters = dict(saved.filters) if saved else {}
-    for name, values in (asked.filters or {}).items():
-        if name not in FILTER_NAMES:
-            raise ApiError(
-                400,
-                "bad_request",
-                f"filters.{name}: unknown filter; accepted: {', '.join(FILTER_NAMES)}",
-            )
-        filters[name] = values
-    template = saved.template if saved else (found.resource.key or found.spec.key)
+    resolved = resolve_report(who, found, saved, data)
+    template = saved.template if saved else resolved.key
     svc = services.current()
     try:
         data = report_data(
             template,
             found.spec,
-            window,
+            resolved.window,
             who,
             svc,
             resource=found.resource,
-            filters=filters,
-            cap="refuse" if explicit else "clamp",
+            filters=resolved.filters,
         )
     except AccessDenied:
         audit_event(who, "generate", found.resource.label(), outcome="denied")
         raise
-    audit_event(who, "generate", found.resource.label(), detail={"period": period})
+    audit_event(who, "generate", found.resource.label(), detail={"period": resolved.period})
     return jsonify(
         report=report_id,
         period={
-            "name": period,
+            "name": resolved.period,
             **window_json(data.window),
-            "requested": window_json(window),
-            "capped": data.window != window,
+            "requested": window_json(resolved.requested),
+            "capped": data.window != resolved.requested,
         },
         metrics=data.metrics,
         charts=data.charts,

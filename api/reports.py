@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -21,9 +23,10 @@ from sqlalchemy import select
 
 from api import ApiError, bp, document, page_args, paginated, principal, schema
 from engine import services
-from engine.generate import WidgetResult, generate
-from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
+from engine.generate import WidgetResult, run
+from engine.periods import Window
 from engine.reports import FoundReport, ReportNotFound, find_report
+from engine.request import ReportRequest, ResolvedRequest, resolve
 from engine.saved_reports import (
     ReportConfigError,
     SavedReportInfo,
@@ -125,6 +128,11 @@ PREVIEW = schema(
             "requested": WINDOW,
             "capped": {"type": "boolean"},
             "masked": {"type": "boolean"},
+            "filters": {
+                "type": "object",
+                "description": "The filters applied (a manager's department forced on top)",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
             "widgets": {"type": "array", "items": WIDGET_DATA},
         },
     },
@@ -329,41 +337,30 @@ def window_json(window: Window) -> dict[str, Any]:
     return {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": window.days}
 
 
-def requested_window(
-    default_period: str, saved: SavedReportInfo | None = None
-) -> tuple[str, Window, bool]:
-    """(period, window, explicit) from ?period= (7d, 30d, 90d, custom with start and end); without
-    one, the saved report's period (and dates) or the report's default period."""
-    return window_of(
-        request.args.get("period"), request.args.get("start"), request.args.get("end"),
-        default_period, saved,
-    )  # fmt: skip
-
-
-def window_of(
-    period: str | None,
-    start: str | None,
-    end: str | None,
-    default_period: str,
-    saved: SavedReportInfo | None = None,
-) -> tuple[str, Window, bool]:
-    """(period, window, explicit): the asked period, else the saved report's, else the default."""
-    tz = services.current().settings.report_timezone
-    explicit = period is not None
-    if not explicit and saved is not None:
-        period = saved.period
-        start = saved.start.isoformat() if saved.start else None
-        end = saved.end.isoformat() if saved.end else None
-    period = period or default_period
-    if period not in (*PERIOD_DAYS, "custom"):
-        raise ApiError(400, "bad_request", f"period={period!r}: expected 7d, 30d, 90d or custom")
-    try:
-        window = resolve(period, tz, start=start, end=end)
-    except PeriodError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
-    if window.days > 3660:
-        raise ApiError(400, "bad_request", "a custom period may span at most 10 years")
-    return period, window, explicit
+def resolve_report(
+    who: Principal,
+    found: FoundReport,
+    saved: SavedReportInfo | None,
+    data: Mapping[str, Any],
+    *,
+    action: str = "read",
+) -> ResolvedRequest:
+    """The request in `data` (a query string or a JSON body) for `found`, through the one request
+    model (engine/request.py). Without a period, a saved report's own period applies (else the
+    report's default) and is cut to the role's cap; an explicit period longer than the cap is
+    refused (RangeTooLong, 403). Without filters, a saved report's own filters apply."""
+    svc = services.current()
+    req = ReportRequest.parse(
+        data,
+        report=found.resource.key or found.spec.key,
+        image_format=svc.settings.image_export_format,
+    )
+    explicit = req.period is not None
+    if saved is not None and not explicit:
+        req = replace(req, period=saved.period, start=saved.start, end=saved.end)
+    if saved is not None and not req.filters:
+        req = replace(req, filters={k: tuple(v) for k, v in saved.filters.items() if v})
+    return resolve(req, who, svc, action=action, cap="refuse" if explicit else "clamp", found=found)
 
 
 def _number(value: Any) -> float | None:
@@ -414,32 +411,23 @@ def preview_report(report_id: str) -> Response:
     who = principal()
     found, saved = opened_or_404(report_id)
     check(who, "read", found.resource)
-    period, window, explicit = requested_window(found.spec.default_period, saved)
     svc = services.current()
+    asked = request.args.get("period")
     try:
-        results = generate(
-            found.spec,
-            window,
-            who,
-            svc,
-            cap="refuse" if explicit else "clamp",
-            resource=found.resource,
-            filters=saved.filters if saved else None,
-        )
+        resolved = resolve_report(who, found, saved, request.args.to_dict(flat=False))
     except AccessDenied:
-        audit_event(
-            who, "view", found.resource.label(), outcome="denied", detail={"period": period}
-        )
+        audit_event(who, "view", found.resource.label(), outcome="denied", detail={"period": asked})
         raise
-    actual = results[0].window if results else window
-    audit_event(who, "view", found.resource.label(), detail={"period": period})
+    results = run(resolved, svc)
+    audit_event(who, "view", found.resource.label(), detail={"period": resolved.period})
     return jsonify(
-        report=saved.slug if saved else (found.resource.key or found.spec.key),
-        period=period,
-        window=window_json(actual),
-        requested=window_json(window),
-        capped=actual != window,
+        report=saved.slug if saved else resolved.key,
+        period=resolved.period,
+        window=window_json(resolved.window),
+        requested=window_json(resolved.requested),
+        capped=resolved.capped,
         masked=masks_pii(who, enabled=svc.settings.enable_pii_masking),
+        filters=resolved.filters,
         widgets=[widget_json(r) for r in results],
     )
 

@@ -28,9 +28,10 @@ from flask import Response, jsonify, request
 from api import ApiError, bp, document, json_body, principal, schema
 from components.widgets import widget_figure
 from engine import services
-from engine.generate import WidgetResult, generate
-from engine.periods import PERIOD_DAYS, resolve
+from engine.generate import WidgetResult, run
+from engine.periods import PERIOD_DAYS
 from engine.reports import ReportNotFound, find_report
+from engine.request import ReportRequest, normalise_period, resolve
 from engine.spec import DashboardSpec, WidgetSpec
 from security import audit
 from security.policy import AccessDenied
@@ -123,7 +124,8 @@ def widget_payload(results: list[WidgetResult]) -> dict[str, Any]:
     return {"metrics": [metric_json(r) for r in cards], "chartData": chart_json(chart)}
 
 
-def _request() -> tuple[str, str, str | None]:
+def _request() -> tuple[ReportRequest, str | None]:
+    """The widget's body as the one request model: `type` is the report, `period` a preset."""
     body = json_body()
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
@@ -131,19 +133,20 @@ def _request() -> tuple[str, str, str | None]:
     report_id, period, source = body.get("type"), body.get("period"), body.get("source")
     if not isinstance(report_id, str) or not report_id.strip():
         raise ApiError(400, "bad_request", "type: required, a report id such as kpi_dashboard")
-    period = DEFAULT_PERIOD if period is None else period
+    period = DEFAULT_PERIOD if period is None else normalise_period(period)
     if period not in PERIOD_DAYS:
         raise ApiError(
             400, "bad_request", f"period={period!r}: expected one of {', '.join(PERIOD_DAYS)}"
         )
     if source is not None and not isinstance(source, str):
         raise ApiError(400, "bad_request", "source: expected a string such as warehouse")
-    return report_id.strip(), period, source or None
+    return ReportRequest(report_id.strip(), period), source or None
 
 
 @bp.post("/reports/widget-data")
 def widget_data() -> Response:
-    report_id, period, source = _request()
+    req, source = _request()
+    report_id, period = req.report, req.period
     svc, who = services.current(), principal()
     try:
         found = find_report(svc.store, report_id)
@@ -155,8 +158,6 @@ def widget_data() -> Response:
             "bad_request",
             f"source={source!r}: {report_id} reads {', '.join(allowed_sources(found.spec))}",
         )
-    spec = found.spec.model_copy(update={"widgets": widgets_used(found.spec)})
-    window = resolve(period, svc.settings.report_timezone)
     target = found.resource.label()
 
     def audited(outcome: str) -> None:
@@ -165,12 +166,13 @@ def widget_data() -> Response:
                      enabled=svc.settings.enable_audit_log)  # fmt: skip
 
     try:
-        results = generate(spec, window, who, svc, resource=found.resource)
+        resolved = resolve(req, who, svc, found=found)
     except AccessDenied:
         audited("denied")
         raise
+    results = run(resolved, svc, widgets=widgets_used(found.spec))
     audited("ok")
-    actual = results[0].window if results else window
+    actual = results[0].window if results else resolved.window
     return jsonify(
         **widget_payload(results),
         period=period,
@@ -178,7 +180,7 @@ def widget_data() -> Response:
             "start": actual.start.isoformat(),
             "end": actual.end.isoformat(),
             "days": actual.days,
-            "capped": actual != window,
+            "capped": actual != resolved.requested,
         },
     )
 

@@ -100,11 +100,17 @@ def generate(
 
 
 def run(
-    resolved: ResolvedRequest, services: Services, *, refresh: bool = False
+    resolved: ResolvedRequest,
+    services: Services,
+    *,
+    refresh: bool = False,
+    widgets: list[WidgetSpec] | None = None,
 ) -> list[WidgetResult]:
-    """Every widget of a resolved request (or its one `widget`): access, days and filters were
-    settled once by `engine.request.resolve`, so nothing is looked up or authorized again."""
-    widgets = resolved.spec.widgets
+    """Every widget of a resolved request (or its one `widget`, or `widgets` of its spec): access,
+    days and filters were settled once by `engine.request.resolve`, so nothing is looked up or
+    authorized again."""
+    if widgets is None:
+        widgets = resolved.spec.widgets
     if resolved.request.widget is not None:
         widgets = [resolved.spec.widget(resolved.request.widget)]
     return _widgets(

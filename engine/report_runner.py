@@ -42,6 +42,7 @@ from typing import Any
 from engine.generate import WidgetResult, generate
 from engine.periods import PERIOD_DAYS, Window
 from engine.reports import find_report
+from engine.request import SCHEDULE_PERIODS as PERIODS
 from engine.scheduler import check_cancelled, current_run
 from engine.schedules import Artifact, ScheduleError, as_utc, period_window
 from engine.services import Services
@@ -51,7 +52,6 @@ from store.models import Schedule
 
 log = logging.getLogger(__name__)
 
-PERIODS = ("auto", "previous_day", "7d", "30d", "90d", "previous_month")
 PERIOD_LABELS = {
     "auto": "Automatic: previous day, 7 days or month, by frequency",
     "previous_day": "The previous day",

@@ -26,11 +26,13 @@ from engine.services import Services
 from engine.spec import DATE_RANGE_PERIODS, FILTER_NAMES
 from security.policy import AccessDenied, ClampMode, authorize, cap_window, row_scope
 from security.users import Principal
-from settings import EXPORT_FORMATS
+from settings import EXPORT_FORMATS, IMAGE_FORMATS
 
 # The periods a view, an export or the API may ask for; the seed's date_range names are aliases.
 PERIODS: tuple[str, ...] = (*PERIOD_DAYS, "custom")
 PERIOD_ALIASES: dict[str, str] = dict(DATE_RANGE_PERIODS)
+# A schedule's periods: complete days before each run (engine/report_runner.py says which).
+SCHEDULE_PERIODS: tuple[str, ...] = ("auto", "previous_day", *PERIOD_DAYS, "previous_month")
 FORMATS: tuple[str, ...] = EXPORT_FORMATS
 FORMAT_ALIASES = {"xlsx": "excel", "jpeg": "jpg", "image": ""}  # "" = IMAGE_EXPORT_FORMAT
 FILTERS: tuple[str, ...] = FILTER_NAMES
@@ -228,6 +230,20 @@ def check_window(window: Window) -> None:
         raise RequestError("start", f"start={window.start}: the earliest day is {EARLIEST_DAY}")
     if window.days > MAX_DAYS:
         raise RequestError("start", "a period may span at most 10 years")
+
+
+def offered_formats(spec: Any, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """The formats a report offers: its template's `export_formats`, plus chart images (the
+    seed's image export, IMAGE_EXPORT_FORMAT, is its own component and offered for every report);
+    `allowed` narrows them to what a surface or the settings offer."""
+    listed = [*spec.export_formats, *(f for f in IMAGE_FORMATS if f not in spec.export_formats)]
+    return [f for f in listed if allowed is None or f in allowed]
+
+
+def schedule_frequencies(spec: Any) -> list[str]:
+    """The schedule frequencies a report offers (its template's `schedule_options`)."""
+    options = spec.schedule_options
+    return list(getattr(options, "frequencies", options))
 
 
 def scoped_filters(principal: Principal, filters: Mapping[str, Any] | None) -> dict[str, list[str]]:

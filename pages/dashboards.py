@@ -26,9 +26,16 @@ from components.widgets import widget_body, widget_card
 from engine import services
 from engine.dashboards import Dashboards
 from engine.filters import LABELS, filter_options
-from engine.generate import authorize_spec, generate_widget, prefetch
-from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve, today_in
+from engine.generate import prefetch, run
+from engine.periods import PERIOD_DAYS, Window, today_in
 from engine.reports import ReportNotFound, find_report
+from engine.request import (
+    ReportRequest,
+    RequestError,
+    ResolvedRequest,
+    check_window,
+    resolve,
+)
 from engine.spec import FILTER_NAMES, DashboardSpec
 from security import audit
 from security.policy import AccessDenied, authorize, row_scope
@@ -77,13 +84,16 @@ class IDS:
 
 
 def view_state(spec: DashboardSpec, params: dict[str, Any], options: dict[str, list[str]]) -> dict:
-    """The view a URL asks for, with the spec's defaults for what it leaves out or gets wrong."""
-    period = _one(params.get("period"))
-    start, end = _one(params.get("start")), _one(params.get("end"))
-    if period not in (*PERIOD_DAYS, "custom") or (period == "custom" and not (start and end)):
+    """The view a URL asks for, with the spec's defaults for what it leaves out or gets wrong
+    (a link must always open: a bad period falls back to the report's default)."""
+    try:
+        asked = ReportRequest.parse(
+            {k: params[k] for k in ("period", "start", "end") if params.get(k)}, report=spec.key
+        )
+        period, start, end = asked.period or spec.default_period, asked.start, asked.end
+        check_window(Window(start, end)) if start and end else None
+    except RequestError:
         period, start, end = spec.default_period, None, None
-    if period != "custom":
-        start = end = None
     if any(name in params for name in FILTER_NAMES):
         wanted = {name: _many(params.get(name)) for name in FILTER_NAMES}
     else:
@@ -96,8 +106,8 @@ def view_state(spec: DashboardSpec, params: dict[str, Any], options: dict[str, l
     return {
         "key": spec.key,
         "period": period,
-        "start": start,
-        "end": end,
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
         "filters": {k: v for k, v in filters.items() if v},
         "refresh": refresh if refresh in REFRESH_CHOICES else "off",
     }
@@ -115,9 +125,29 @@ def state_query(state: dict) -> str:
     return "?" + urlencode(pairs)
 
 
-def state_window(state: dict, timezone: str) -> Window:
-    """The selected window; PeriodError for a bad custom range."""
-    return resolve(state["period"], timezone, start=state.get("start"), end=state.get("end"))
+def state_request(state: dict) -> ReportRequest:
+    """The view state as the one request model (RequestError for a bad custom range)."""
+    return ReportRequest.parse(
+        {
+            "report": state["key"],
+            "period": state["period"],
+            "start": state.get("start"),
+            "end": state.get("end"),
+            "filters": state.get("filters") or {},
+        }
+    )
+
+
+def resolve_state(state: dict, found: Any = None) -> ResolvedRequest:
+    """The view state resolved for the signed-in user: report, access, days, cap, row scope."""
+    svc = services.current()
+    return resolve(
+        state_request(state),
+        current_user._get_current_object(),
+        svc,
+        found=found,
+        default_filters=False,  # view_state already applied the report's defaults
+    )
 
 
 def is_live(window: Window, timezone: str) -> bool:
@@ -158,10 +188,9 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
     options = filter_options(svc, principal)
     state = view_state(spec, params, options)
     try:
-        selected = state_window(state, tz)
-        window = authorize_spec(spec, selected, principal, resource=found.resource)
-    except PeriodError as exc:
-        return html.Div(str(exc), className="alert alert-warning")
+        resolved = resolve_state(state, found)
+    except RequestError as exc:
+        return html.Div(exc.user_message, className="alert alert-warning")
     except AccessDenied as exc:
         _audit(svc, principal, spec.key, "denied")
         return html.Div(
@@ -169,11 +198,12 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
             className="py-5 text-center",
             id="dashboard-denied",
         )
+    selected, window = resolved.requested, resolved.window
     _audit(svc, principal, spec.key, "ok", detail={"period": state["period"]})
     Dashboards(svc.store, audit_enabled=False).record_view(principal, spec.key)
     # The widgets' queries start now, not when the browser asks for each widget (bench/README.md).
     prefetch(
-        spec, window, principal, svc, resource=found.resource, filters=state["filters"] or None
+        spec, window, principal, svc, resource=found.resource, filters=resolved.filters or None
     )
     refresh_ms = REFRESH_CHOICES[state["refresh"]][1]
     return html.Div(
@@ -423,11 +453,12 @@ def update_state(
         state.update(period=trigger["period"], start=None, end=None)
     elif trigger == IDS.DATES and start and end:
         state.update(period="custom", start=start[:10], end=end[:10])
-    found, tz = find_report(svc.store, state["key"]), svc.settings.report_timezone
-    selected = state_window(state, tz)
-    window = authorize_spec(
-        found.spec, selected, current_user._get_current_object(), resource=found.resource
-    )
+    tz = svc.settings.report_timezone
+    try:
+        resolved = resolve_state(state)
+    except RequestError as exc:  # e.g. a typed range that ends before it starts: keep the view
+        return (*(dash.no_update,) * 5, f"⚠ {exc.user_message}", *(dash.no_update,) * 2)
+    selected, window = resolved.requested, resolved.window
     state["search"] = state_query(state)
     refresh_ms = REFRESH_CHOICES[state["refresh"]][1]
     return (
@@ -463,21 +494,16 @@ clientside_callback(
 def update_widget(state: dict, _clicks: int | None, _ticks: int | None, body_id: dict) -> html.Div:
     svc, trigger = services.current(), dash.ctx.triggered_id
     tz = svc.settings.report_timezone
-    window = state_window(state, tz)
-    if trigger == IDS.INTERVAL and not is_live(window, tz):
-        raise dash.exceptions.PreventUpdate  # settled days cannot change: nothing to refetch
-    found = find_report(svc.store, state["key"])
     try:
-        result = generate_widget(
-            found.spec,
-            body_id["widget"],
-            window,
-            current_user._get_current_object(),
-            svc,
-            refresh=trigger in (IDS.REFRESH, IDS.INTERVAL),
-            resource=found.resource,
-            filters=state.get("filters") or None,
-        )
-    except AccessDenied as exc:
+        resolved = resolve_state(state)
+    except (AccessDenied, RequestError) as exc:
         return html.Div(exc.user_message, className="widget-error", role="alert")
+    if trigger == IDS.INTERVAL and not is_live(resolved.window, tz):
+        raise dash.exceptions.PreventUpdate  # settled days cannot change: nothing to refetch
+    (result,) = run(
+        resolved,
+        svc,
+        refresh=trigger in (IDS.REFRESH, IDS.INTERVAL),
+        widgets=[resolved.spec.widget(body_id["widget"])],
+    )
     return widget_body(result, svc.settings.report_currency)

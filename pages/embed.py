@@ -37,9 +37,10 @@ from flask import Flask, Response, g, jsonify, redirect, render_template_string,
 
 from components.widgets import widget_body
 from engine import services
-from engine.generate import authorize_spec, generate_widget
-from engine.periods import PERIOD_DAYS, resolve
+from engine.generate import run
+from engine.periods import PERIOD_DAYS
 from engine.reports import ReportNotFound, find_report
+from engine.request import ReportRequest, ResolvedRequest, resolve
 from layouts.embed import IDS, embed_error, embed_shell
 from security import audit
 from security.embed import EmbedClaims, EmbedTokenError, store_is_revoked, verify_embed_token
@@ -231,15 +232,19 @@ def verified(state: Any) -> tuple[EmbedClaims, str]:
     return claims, period if period in PERIOD_DAYS else "30d"
 
 
-def window_text(claims: EmbedClaims, period: str) -> str:
+def embed_request(claims: EmbedClaims, period: str) -> ResolvedRequest:
+    """The embed's view as the one request model, as the link's principal (the issuer's rows and
+    cap, masked): only the period comes from the page, the report from the verified token."""
     svc = services.current()
-    found = find_report(svc.store, claims.dashboard)
-    tz = svc.settings.report_timezone
-    selected = resolve(period, tz)
-    window = authorize_spec(found.spec, selected, claims.principal(), resource=found.resource)
-    text = f"{window.label()} · {tz}"
-    if window != selected:
-        text += f" · limited to {window.days} days"
+    return resolve(ReportRequest(claims.dashboard, period), claims.principal(), svc)
+
+
+def window_text(claims: EmbedClaims, period: str) -> str:
+    resolved = embed_request(claims, period)
+    tz = services.current().settings.report_timezone
+    text = f"{resolved.window.label()} · {tz}"
+    if resolved.capped:
+        text += f" · limited to {resolved.window.days} days"
     return text
 
 
@@ -275,15 +280,8 @@ def update_embed_widget(state: dict[str, Any] | None, body_id: dict[str, str]) -
     svc = services.current()
     try:
         claims, period = verified(state)
-        found = find_report(svc.store, claims.dashboard)
-        result = generate_widget(
-            found.spec,
-            body_id["widget"],
-            resolve(period, svc.settings.report_timezone),
-            claims.principal(),
-            svc,
-            resource=found.resource,
-        )
+        resolved = embed_request(claims, period)
+        (result,) = run(resolved, svc, widgets=[resolved.spec.widget(body_id["widget"])])
     except (EmbedTokenError, AccessDenied, ReportNotFound) as exc:
         return html.Div(exc.user_message, className="widget-error", role="alert")
     except KeyError:

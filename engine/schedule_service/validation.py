@@ -9,6 +9,7 @@ from typing import Any
 from engine import scheduler as sched
 from engine.report_runner import PERIODS, auto_period, schedule_window
 from engine.reports import FoundReport, find_report
+from engine.request import offered_formats, schedule_frequencies
 from engine.schedule_service.fields import (
     FIELDS,
     FieldError,
@@ -112,7 +113,28 @@ def schedule_fields(
     }
     if current is None or "recipients" in data:
         _channels_enabled(settings, fields["recipients"])
+    _offered_by_report(found, fields["formats"], frequency)
     return fields, found
+
+
+def _offered_by_report(found: FoundReport, formats: Mapping[str, bool], frequency: str) -> None:
+    """The report's template lists the formats and frequencies it offers (the seed's
+    `export_formats` and `schedule_options`); others are refused, naming the allowed ones."""
+    spec = found.spec
+    offered = offered_formats(spec)
+    for i, fmt in enumerate(formats):
+        if fmt not in offered:
+            raise FieldError(
+                f"formats[{i}]",
+                f"{fmt!r} is not offered for {spec.key!r}; choose one of {', '.join(offered)}",
+            )
+    frequencies = schedule_frequencies(spec)
+    if frequency not in frequencies:
+        what = "a custom cron schedule" if frequency == "cron" else f"{frequency} schedules"
+        raise FieldError(
+            "frequency",
+            f"{spec.key!r} does not offer {what}; choose one of {', '.join(frequencies)}",
+        )
 
 
 def _channels_enabled(settings: Any, recipients: Mapping[str, list[Any]]) -> None:

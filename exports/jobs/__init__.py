@@ -51,7 +51,6 @@ from exports.jobs.request import (
     apply_filters,
     dimension_filters,
     parse_format,
-    resolve_window,
 )
 from exports.jobs.rows import (
     CANCELLED,
@@ -109,7 +108,6 @@ __all__ = [
     "parse_format",
     "purge_exports",
     "render",
-    "resolve_window",
     "shutdown_manager",
     "timed_out",
     "wait",

@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import update
 
-from engine.generate import authorize_spec
 from engine.reports import find_report
+from engine.request import ReportRequest, RequestError, resolve
 from engine.services import Services
 from exports import ExportFormat, content_type, jobs
 from exports.jobs.request import (
     ExportNotReady,
     ExportRequestError,
     apply_filters,
+    dimension_filters,
     parse_format,
-    resolve_window,
 )
 from exports.jobs.rows import (
     CANCELLED,
@@ -69,26 +69,30 @@ def create_export(
     settings = services.settings
     fmt = fmt if isinstance(fmt, ExportFormat) else parse_format(fmt, settings, allowed_formats)
     tz = settings.report_timezone
-    window = resolve_window(period, tz, start, end)
     if not isinstance(report_id, str) or not report_id.strip():
         raise ExportRequestError(400, "bad_request", "report_id must name a report.")
     found = find_report(services.store, report_id.strip())
-    if widget_id is not None and widget_id not in {w.id for w in found.spec.widgets}:
-        raise ExportRequestError(
-            400, "bad_widget", f"Report {report_id!r} has no widget {widget_id!r}."
-        )
     filters = dict(filters or {})
-    apply_filters(found.spec, filters, window, tz)
     try:
-        window = authorize_spec(
-            found.spec, window, principal, action="export", cap=cap, resource=found.resource
+        req = ReportRequest.parse(
+            {"report": report_id, "period": period, "start": start, "end": end,
+             "filters": dimension_filters(filters), "format": fmt.value, "widget": widget_id},
+        )  # fmt: skip
+        resolved = resolve(req, principal, services, action="export", cap=cap, found=found,
+                           default_filters=False)  # fmt: skip
+    except RequestError as exc:
+        code = {"period": "bad_period", "start": "bad_period", "end": "bad_period"}.get(
+            exc.field, f"bad_{exc.field.split('.')[0]}"
         )
+        raise ExportRequestError(400, code, exc.user_message) from None
     except AccessDenied as exc:
         audit.record(services.store, principal=principal, action="export.create",
                      target=f"{found.resource.kind}:{found.resource.key}", outcome="denied", ip=ip,
                      detail={"format": fmt.value, "reason": exc.user_message},
                      enabled=settings.enable_audit_log)  # fmt: skip
         raise
+    window = resolved.window
+    apply_filters(found.spec, filters, window, tz)
     row = Export(
         id=uuid.uuid4().hex,
         report_ref=report_id.strip(),

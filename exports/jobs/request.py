@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analytics.catalog import MetricError, get_metric, parse_params
-from engine.periods import PERIOD_DAYS, PeriodError, Window, resolve
+from engine.periods import Window
 from engine.spec import FILTER_NAMES, DashboardSpec
 from exports import ExportError, ExportFormat
 from settings import DATA_FORMATS
@@ -61,19 +61,6 @@ def parse_format(raw: str, settings: Any, allowed: tuple[str, ...] | None = None
             f"Export format {value!r} is not offered here; choose one of {names}.",
         )
     return fmt
-
-
-def resolve_window(
-    period: str, timezone: str, start: str | None = None, end: str | None = None
-) -> Window:
-    if not isinstance(period, str) or period not in (*PERIOD_DAYS, "custom"):
-        raise ExportRequestError(
-            400, "bad_period", f"Unknown period {period!r}; choose one of 7d, 30d, 90d or custom."
-        )
-    try:
-        return resolve(period, timezone, start=start, end=end)
-    except PeriodError as exc:
-        raise ExportRequestError(400, "bad_period", str(exc).capitalize() + ".") from None
 
 
 def dimension_filters(filters: Mapping[str, Any] | None) -> dict[str, list[str]]:
