@@ -32,7 +32,6 @@ from store import Store
 from store.models import SavedReport, Template, User, utcnow
 
 
-
 class ReportConfigError(Exception):
     """A saved-report operation that cannot be done; `user_message` is safe to show (a 400)."""
 
