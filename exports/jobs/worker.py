@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.generate import WidgetResult
+from engine import performance
+from engine.generate import WidgetResult, report_key
 from engine.periods import Window
 from engine.reports import FoundReport, find_report
 from engine.services import Services
@@ -240,14 +241,20 @@ class ExportManager:
     ) -> list[WidgetResult]:
         """generate() in chunks of REPORT_CONCURRENT_LIMIT widgets: progress 10-70 %, checkpoints."""
         self._checkpoint(job, 10)
+        started = time.perf_counter()
         size = max(1, self.settings.report_concurrent_limit)
         chunks = [spec.widgets[i : i + size] for i in range(0, len(spec.widgets), size)] or [[]]
         results: list[WidgetResult] = []
         for n, chunk in enumerate(chunks, 1):
             part = spec.model_copy(update={"widgets": chunk})
             results += jobs.generate(part, window, job.principal, self.services, action="export",
-                                     cap=cap, resource=found.resource, filters=filters or None)  # fmt: skip
+                                     cap=cap, resource=found.resource, filters=filters or None,
+                                     record=False)  # fmt: skip
             self._checkpoint(job, 10 + 60 * n // len(chunks))
+        # The chunks are one generation (a one-widget export is a widget sample, not a generation).
+        whole = len(spec.widgets) == len(found.spec.widgets)
+        elapsed = (time.perf_counter() - started) * 1000 if whole else None
+        performance.record(self.services, report_key(spec, found.resource), results, elapsed)
         return results
 
     def _checkpoint(self, job: _Job, progress: int) -> None:
