@@ -30,6 +30,7 @@ from exports import (
     file_name,
     jobs,
 )
+from exports.jobs.queue import ExportQueueList
 from exports.jobs.request import apply_filters, dimension_filters
 from exports.jobs.rows import (
     FAILED,
@@ -82,6 +83,8 @@ class ExportManager:
             thread_name_prefix="export-worker",
         )
         self._jobs: dict[str, _Job] = {}
+        # `redis-cli llen export_queue`: the pending exports, mirrored at each change of state.
+        self.queue = ExportQueueList(services.settings.redis_url or None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="export-monitor", daemon=True)
@@ -97,6 +100,7 @@ class ExportManager:
         job = _Job(export_id, principal)
         with self._lock:
             self._jobs[export_id] = job
+        self.queue.queued(export_id)
         self._pool.submit(self._run, job)
 
     def wait(self, export_id: str, timeout: float) -> None:
@@ -118,10 +122,12 @@ class ExportManager:
         if job is not None:
             job.cancel.set()
             job.done.set()
+        self.queue.left(export_id)
 
     def shutdown(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.queue.close()
 
     # one job
     def _run(self, job: _Job) -> None:
@@ -145,6 +151,7 @@ class ExportManager:
                 .values(status=RUNNING, started_at=now, progress=5)
             ).rowcount
             row = session.get(Export, job.export_id) if claimed else None
+        self.queue.left(job.export_id)  # claimed, or cancelled/purged before a worker was free
         if row is None:
             return  # cancelled (or purged) before a worker was free
         params = row.params or {}
@@ -294,6 +301,8 @@ class ExportManager:
                 .values(status=FAILED, error=message, finished_at=datetime.now(UTC))
             ).rowcount
         _remove_dir(export_root(self.settings) / export_id)
+        if changed:
+            self.queue.left(export_id)
         if changed and principal is not None:
             audit.record(self.services.store, principal=principal, action="export.create",
                          target=f"export:{export_id}", outcome="failed",
@@ -310,6 +319,7 @@ class ExportManager:
                 if time.monotonic() >= next_purge:
                     purge_exports(self.services)
                     self._fail_stale()
+                    self.queue.reconcile(self.services.store)
                     next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
                 self._time_out()
             except Exception:  # noqa: BLE001 - the monitor must keep running
