@@ -145,6 +145,7 @@ def init_app(server: Flask) -> None:
         reports,  # /api/reports, preview
         schedules,  # /api/schedules: scheduled reports
         templates,  # /api/templates
+        troubleshooting,  # the seed's runbook: health, performance, export and smoke tests
     )
 
     server.register_blueprint(bp)

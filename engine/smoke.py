@@ -75,7 +75,7 @@ def run_smoke_test(services: Services) -> SmokeRun:
     return SmokeRun(passed, time.perf_counter() - started, templates)
 
 
-_last: dict[int, SmokeRun] = {}
+_last: dict[int, tuple[Services, SmokeRun]] = {}
 _locks: dict[int, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -86,9 +86,13 @@ def smoke_test(services: Services) -> SmokeRun:
     with _guard:
         lock = _locks.setdefault(id(services), threading.Lock())
     with lock:
-        last = _last.get(id(services))
-        if last is not None and time.monotonic() - last.finished < REUSE_SECONDS:
-            return last
+        entry = _last.get(id(services))
+        if (
+            entry is not None
+            and entry[0] is services
+            and time.monotonic() - entry[1].finished < REUSE_SECONDS
+        ):
+            return entry[1]
         run = run_smoke_test(services)
-        _last[id(services)] = run
+        _last[id(services)] = (services, run)
         return run
