@@ -199,6 +199,7 @@ def init_app(server: Flask) -> None:
         reports,  # /api/reports, preview
         schedules,  # /api/schedules: scheduled reports
         templates,  # /api/templates
+        troubleshooting,  # the seed's runbook: health, performance, export and smoke tests
         widget_data,  # /api/reports/widget-data: the seed's dashboard widget
     )
 

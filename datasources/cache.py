@@ -228,11 +228,19 @@ class QueryCache:
         return self.backend is not None and self.ttl > 0
 
     def fetch(
-        self, source: DataSource, query: Query, *, scope: str = "", refresh: bool = False
+        self,
+        source: DataSource,
+        query: Query,
+        *,
+        scope: str = "",
+        refresh: bool = False,
+        also: CacheStats | None = None,
     ) -> pd.DataFrame:
         """The rows of `query` on `source` for callers with access `scope`, from cache when fresh.
 
-        Identical concurrent calls (same source, query and scope) share one execution.
+        Identical concurrent calls (same source, query and scope) share one execution. The
+        outcome (hit, miss or coalesced) is counted in `stats` and, when given, in `also` (a
+        caller's own counters: engine.generate tells per widget whether it came from the cache).
         """
         key = f"{KEY_PREFIX}{source.name}:{query.key(scope)}"
         # A refresh must not join a plain fetch that may answer from the cache, so each has its own flight.
@@ -244,10 +252,10 @@ class QueryCache:
                 future = self._inflight[flight] = Future()
         if not leader:
             # Another thread is already reading or running this very query: wait for its answer.
-            self.stats.add("coalesced")
+            self._count("coalesced", also)
             return future.result().copy(deep=False)
         try:
-            frame = self._read_or_run(source, query, key, refresh)
+            frame = self._read_or_run(source, query, key, refresh, also)
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -264,15 +272,20 @@ class QueryCache:
         if self.enabled:
             self._backend_call("delete", f"{KEY_PREFIX}{source.name}:{query.key(scope)}")
 
+    def _count(self, counter: str, also: CacheStats | None) -> None:
+        self.stats.add(counter)
+        if also is not None:
+            also.add(counter)
+
     def _read_or_run(
-        self, source: DataSource, query: Query, key: str, refresh: bool
+        self, source: DataSource, query: Query, key: str, refresh: bool, also: CacheStats | None
     ) -> pd.DataFrame:
         if self.enabled and not refresh:
             cached = self._backend_call("get", key)
             if cached is not None:
-                self.stats.add("hits")
+                self._count("hits", also)
                 return cached
-        self.stats.add("misses")
+        self._count("misses", also)
         frame = self._run(source, query)
         if self.enabled:
             self._backend_call("set", key, frame, self.ttl)
@@ -345,6 +358,8 @@ class CachedSource:
         self.scope = scope
         self.refresh = refresh
         self.name = source.name
+        # What this view's own fetches did (the process-wide counters are `stats`).
+        self.outcomes = CacheStats()
 
     @property
     def dialect(self) -> str:
@@ -369,7 +384,11 @@ class CachedSource:
             The result frame (a caller may modify it freely).
         """
         return self.cache.fetch(
-            self.source, query, scope=self.scope, refresh=refresh or self.refresh
+            self.source,
+            query,
+            scope=self.scope,
+            refresh=refresh or self.refresh,
+            also=self.outcomes,
         )
 
     def forget(self, query: Query) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from analytics.catalog import MetricError, get_metric, run_metric
 from datasources.errors import DataSourceError
+from engine import performance
 from engine.periods import Window
 from engine.request import ResolvedRequest, scoped_filters
 from engine.services import Services
@@ -44,6 +45,8 @@ class WidgetResult:
     truncated_at: int | None = None
     error: str | None = None
     elapsed_ms: float = 0.0
+    fetches: int = 0  # queries asked of the cached source
+    cache_hits: int = 0  # of which answered from the query cache
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,13 +91,16 @@ def generate(
     cap: ClampMode = "clamp",
     resource: Resource | None = None,
     filters: Filters | None = None,
+    record: bool = True,
 ) -> list[WidgetResult]:
     """Every widget of `spec` for `window`, queries in parallel within REPORT_CONCURRENT_LIMIT.
 
     Access is checked once here (AccessDenied propagates); the window is cut to the role's cap.
     `filters` reach the metrics whose parameters have a `filters` field; other widgets note in
-    `meta["filters_ignored"]` that they were not filtered.
+    `meta["filters_ignored"]` that they were not filtered. The generation's time is recorded
+    (engine.performance) unless `record` is false (a caller generating in parts records the whole).
     """
+    started = time.perf_counter()
     window = authorize_spec(spec, window, principal, action=action, cap=cap, resource=resource)
     return _widgets(spec.widgets, window, principal, services, refresh=refresh, filters=filters)
 
@@ -139,7 +145,17 @@ def _widgets(
             pool.submit(_widget, w, window, principal, services, refresh=refresh, filters=filters)
             for w in widgets
         ]
-        return [f.result() for f in futures]
+        results = [f.result() for f in futures]
+    if record:
+        elapsed = (time.perf_counter() - started) * 1000
+        performance.record(services, report_key(spec, resource), results, elapsed)
+    return results
+
+
+def report_key(spec: DashboardSpec, resource: Resource | None = None) -> str:
+    """The id timings are recorded under: the policy resource's key (a template's key, a saved
+    dashboard's slug), as GET /api/reports/performance/<id> finds it."""
+    return (resource or resource_for(spec)).key or spec.key
 
 
 def prefetch(
@@ -187,9 +203,11 @@ def generate_widget(
 ) -> WidgetResult:
     """One widget of `spec` (each dashboard widget loads on its own); access checked as generate's."""
     window = authorize_spec(spec, window, principal, cap=cap, resource=resource)
-    return _widget(
+    result = _widget(
         spec.widget(widget_id), window, principal, services, refresh=refresh, filters=filters
     )
+    performance.record(services, report_key(spec, resource), [result])
+    return result
 
 
 def _widget(
@@ -229,6 +247,8 @@ def _widget(
         result.error = "This widget could not be computed. The error was logged."
         log.exception("widget %s failed", widget.id)
     result.elapsed_ms = (time.perf_counter() - started) * 1000
+    result.fetches = sum(source.outcomes.as_dict()[k] for k in ("hits", "misses", "coalesced"))
+    result.cache_hits = source.outcomes.hits
     return result
 
 

@@ -1,5 +1,7 @@
 """Health endpoints: GET /health (liveness) and GET /health/datasources (each source up or down).
 
+GET /api/health/datasources (the seed's runbook, api/troubleshooting.py) answers the same body.
+
 Both routes are public on purpose: load balancers and uptime probes call them without a session,
 so the app's login guard must let every path starting with /health through. They reveal no DSN,
 host or SQL: only source names, kinds, dialects, latencies and the safe `user_message` of a failure.
@@ -55,20 +57,28 @@ def health_blueprint(
 
     @blueprint.get(f"{PUBLIC_PREFIX}/datasources")
     def datasources() -> Response:
-        # A down source is a fact to report, not an error: always HTTP 200.
-        sources = sources_getter()
-        reports: list[dict[str, Any]] = sources.health()
-        cache_report = sources.cache.health()
-        degraded = any(r["status"] != "up" for r in reports) or cache_report["status"] == "down"
-        return _no_store(
-            jsonify(
-                status="degraded" if degraded else "ok",
-                datasources=reports,
-                cache=cache_report,
-            )
-        )
+        return datasources_response(sources_getter())
 
     return blueprint
+
+
+def datasources_report(sources: DataSources) -> dict[str, Any]:
+    """{"status": "ok"|"degraded", "datasources": [...], "cache": {...}}: each source up or down
+    with its latency and safe error, and the query cache store. Never raises, never names a DSN."""
+    reports: list[dict[str, Any]] = sources.health()
+    cache_report = sources.cache.health()
+    degraded = any(r["status"] != "up" for r in reports) or cache_report["status"] == "down"
+    return {
+        "status": "degraded" if degraded else "ok",
+        "datasources": reports,
+        "cache": cache_report,
+    }
+
+
+def datasources_response(sources: DataSources) -> Response:
+    """The JSON answer of GET /health/datasources and GET /api/health/datasources."""
+    # A down source is a fact to report, not an error: always HTTP 200.
+    return _no_store(jsonify(datasources_report(sources)))
 
 
 def init_app(

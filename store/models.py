@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -317,3 +318,18 @@ class DashboardView(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     dashboard_key: Mapped[str] = mapped_column(String(200))
     viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportTiming(Base):
+    """One generation of a report, or one widget of it, as engine.generate timed it (migration
+    0006): read by GET /api/reports/performance/<id>; the newest 100 per report are kept."""
+
+    __tablename__ = "report_timings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(200), index=True)
+    # The whole generation's time; None for a sample of single widgets (a dashboard widget load).
+    elapsed_ms: Mapped[float | None] = mapped_column(Float)
+    # Per widget: id, elapsed_ms, rows, fetches, cache_hits, error (a safe message or None).
+    widgets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,16 +34,20 @@ Retention: `purge_exports` deletes rows and files older than `security.audit.cut
 (7 days), plus orphaned folders; the monitor runs it when the manager starts and hourly. Rows left
 `pending`/`running` by a process that died are marked failed once they are clearly stale.
 
+Queue: with REDIS_URL, the ids of pending exports are also the Redis list `export_queue`
+(`redis-cli llen export_queue` counts them); the rows stay the source of truth (see `queue`).
+
 Modules: `request` (checking format, period and filters), `rows` (states, reading rows, the API
 view, the purge), `operations` (create, wait, cancel, download), `worker` (the `ExportManager` pool
-and its monitor), `warmup` (starting the renderers once). Import from `exports.jobs`: every public
-name is here. `generate`, `render` and `authorize` are looked up here at call time, so patching
-them on `exports.jobs` reaches the worker and the download check.
+and its monitor), `queue` (the Redis list), `warmup` (starting the renderers once). Import
+from `exports.jobs`: every public name is here. `generate`, `render` and `authorize` are looked up
+here at call time, so patching them on `exports.jobs` reaches the worker and the download check.
 """
 
 from engine.generate import generate
 from exports import render
 from exports.jobs.operations import cancel_export, create_export, open_download, wait
+from exports.jobs.queue import QUEUE_KEY, ExportQueueList
 from exports.jobs.request import (
     RESERVED_FILTERS,
     ExportNotReady,
@@ -85,6 +89,7 @@ __all__ = [
     "INTERRUPTED",
     "PENDING",
     "PURGE_INTERVAL_SECONDS",
+    "QUEUE_KEY",
     "RESERVED_FILTERS",
     "RUNNING",
     "STATES",
@@ -92,6 +97,7 @@ __all__ = [
     "WARM_WAIT_SECONDS",
     "ExportManager",
     "ExportNotReady",
+    "ExportQueueList",
     "ExportRequestError",
     "apply_filters",
     "as_dict",

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.generate import WidgetResult
+from engine import performance
+from engine.generate import WidgetResult, report_key
 from engine.periods import Window
 from engine.reports import FoundReport, find_report
 from engine.services import Services
@@ -29,6 +30,7 @@ from exports import (
     file_name,
     jobs,
 )
+from exports.jobs.queue import ExportQueueList
 from exports.jobs.request import apply_filters, dimension_filters
 from exports.jobs.rows import (
     FAILED,
@@ -81,6 +83,8 @@ class ExportManager:
             thread_name_prefix="export-worker",
         )
         self._jobs: dict[str, _Job] = {}
+        # `redis-cli llen export_queue`: the pending exports, mirrored at each change of state.
+        self.queue = ExportQueueList(services.settings.redis_url or None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="export-monitor", daemon=True)
@@ -96,6 +100,7 @@ class ExportManager:
         job = _Job(export_id, principal)
         with self._lock:
             self._jobs[export_id] = job
+        self.queue.queued(export_id)
         self._pool.submit(self._run, job)
 
     def wait(self, export_id: str, timeout: float) -> None:
@@ -117,10 +122,12 @@ class ExportManager:
         if job is not None:
             job.cancel.set()
             job.done.set()
+        self.queue.left(export_id)
 
     def shutdown(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.queue.close()
 
     # one job
     def _run(self, job: _Job) -> None:
@@ -144,6 +151,7 @@ class ExportManager:
                 .values(status=RUNNING, started_at=now, progress=5)
             ).rowcount
             row = session.get(Export, job.export_id) if claimed else None
+        self.queue.left(job.export_id)  # claimed, or cancelled/purged before a worker was free
         if row is None:
             return  # cancelled (or purged) before a worker was free
         params = row.params or {}
@@ -241,14 +249,20 @@ class ExportManager:
     ) -> list[WidgetResult]:
         """generate() in chunks of REPORT_CONCURRENT_LIMIT widgets: progress 10-70 %, checkpoints."""
         self._checkpoint(job, 10)
+        started = time.perf_counter()
         size = max(1, self.settings.report_concurrent_limit)
         chunks = [spec.widgets[i : i + size] for i in range(0, len(spec.widgets), size)] or [[]]
         results: list[WidgetResult] = []
         for n, chunk in enumerate(chunks, 1):
             part = spec.model_copy(update={"widgets": chunk})
             results += jobs.generate(part, window, job.principal, self.services, action="export",
-                                     cap=cap, resource=found.resource, filters=filters or None)  # fmt: skip
+                                     cap=cap, resource=found.resource, filters=filters or None,
+                                     record=False)  # fmt: skip
             self._checkpoint(job, 10 + 60 * n // len(chunks))
+        # The chunks are one generation (a one-widget export is a widget sample, not a generation).
+        whole = len(spec.widgets) == len(found.spec.widgets)
+        elapsed = (time.perf_counter() - started) * 1000 if whole else None
+        performance.record(self.services, report_key(spec, found.resource), results, elapsed)
         return results
 
     def _checkpoint(self, job: _Job, progress: int) -> None:
@@ -288,6 +302,8 @@ class ExportManager:
                 .values(status=FAILED, error=message, finished_at=datetime.now(UTC))
             ).rowcount
         _remove_dir(export_root(self.settings) / export_id)
+        if changed:
+            self.queue.left(export_id)
         if changed and principal is not None:
             audit.record(self.services.store, principal=principal, action="export.create",
                          target=f"export:{export_id}", outcome="failed",
@@ -304,6 +320,7 @@ class ExportManager:
                 if time.monotonic() >= next_purge:
                     purge_exports(self.services)
                     self._fail_stale()
+                    self.queue.reconcile(self.services.store)
                     next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
                 self._time_out()
             except Exception:  # noqa: BLE001 - the monitor must keep running
