@@ -1,7 +1,7 @@
 """report timings (GET /api/reports/performance/<id>)
 
-Revision ID: 0006_report_timings
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-09 12:00:00
 """
 
