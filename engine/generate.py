@@ -24,7 +24,7 @@ from security.users import Principal
 
 log = logging.getLogger(__name__)
 
-# Dimension filters of a dashboard (processor, plan, country, department, user_type) -> values.
+# Filters of a dashboard (analytics.filters.FILTER_NAMES) -> values.
 Filters = Mapping[str, list[str]]
 
 
@@ -172,10 +172,9 @@ def _widget(
     try:
         params = _params(widget, window, tz)
         filters = scoped_filters(principal, filters)
-        if filters and "filters" in get_metric(widget.metric).params.model_fields:
-            params["filters"] = filters
-        elif filters:
-            result.meta["filters_ignored"] = sorted(filters)
+        applied = _apply_filters(result, filters)
+        if applied:
+            params["filters"] = applied
         if widget.type == "metric_card":
             _card(result, source, params)
         else:
@@ -194,6 +193,32 @@ def _widget(
     return result
 
 
+# Why a revenue metric leaves a filter out, for the widget's note.
+_WHY_IGNORED = {
+    "revenue_type": "MRR and the metrics built on it are recurring revenue by definition",
+    "user_type": "it counts accounts and revenue, not active persons",
+}
+
+
+def _apply_filters(result: WidgetResult, filters: Filters) -> dict[str, list[str]]:
+    """The filters the widget's metric honours; the others are noted in `meta["filters_ignored"]`
+    with the reason in `meta["filters_note"]` (e.g. MRR is recurring by definition)."""
+    if not filters:
+        return {}
+    spec = get_metric(result.widget.metric)
+    ignored = (
+        spec.ignored_filters(filters)
+        if "filters" in spec.params.model_fields
+        else sorted(filters)
+    )
+    if ignored:
+        result.meta["filters_ignored"] = ignored
+        reasons = [f"{n.replace('_', ' ')}: {_WHY_IGNORED[n]}" for n in ignored if n in _WHY_IGNORED]
+        if reasons and spec.group != "product":
+            result.meta["filters_note"] = "Not applied here — " + "; ".join(reasons) + "."
+    return {k: list(v) for k, v in filters.items() if k not in ignored}
+
+
 def scoped_filters(principal: Principal, filters: Filters | None) -> dict[str, list[str]]:
     """The user's filters with the row scope forced on top: a manager's department filter is
     always their own department, whatever the page or the API asked for.
@@ -201,7 +226,9 @@ def scoped_filters(principal: Principal, filters: Filters | None) -> dict[str, l
     Raises:
         AccessDenied: the principal's scope sees no rows (a manager without a department).
     """
-    out = {k: list(v) for k, v in (filters or {}).items() if v}
+    # "all" of revenue_type / user_type is no selection.
+    out = {k: [x for x in v if x != "all"] for k, v in (filters or {}).items() if v}
+    out = {k: v for k, v in out.items() if v}
     scope = row_scope(principal)
     if scope.sees_nothing:
         raise AccessDenied(
