@@ -364,7 +364,11 @@ def derived_payments(day: Callable[[str], str], tz: str) -> tuple[str, Derived]:
     out, as `payments_cte` leaves it out.
     """
     return derived_cte(
-        "pay", lambda: all_payments_cte(day), tz, where=recurring_condition("g.recurring"), order="d"
+        "pay",
+        lambda: all_payments_cte(day),
+        tz,
+        where=recurring_condition("g.recurring"),
+        order="d",
     )
 
 

@@ -22,8 +22,8 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, model_validator
 
-from analytics import funnels as _funnels  # noqa: F401  (registers funnel metrics)
 from analytics import engagement_report as _engagement_report  # noqa: F401  (registers it)
+from analytics import funnels as _funnels  # noqa: F401  (registers funnel metrics)
 from analytics import retention as _retention  # noqa: F401  (registers retention)
 from analytics._product_sql import (
     BucketInterval,

@@ -188,7 +188,11 @@ plan_pay AS (
 )"""
 
         plan_pay, table = rs.derived_cte(
-            "plan_pay", build, params.timezone, where=rs.recurring_condition("g.recurring"), order="d"
+            "plan_pay",
+            build,
+            params.timezone,
+            where=rs.recurring_condition("g.recurring"),
+            order="d",
         )
         return (
             f"""{plan_pay},

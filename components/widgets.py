@@ -139,14 +139,20 @@ def _notes(result: WidgetResult, notes: list[str]) -> list[html.Div]:
     ignored = result.meta.get("filters_ignored")
     if ignored:
         names = ", ".join(n.replace("_", " ") for n in ignored)
-        notes.append(result.meta.get("filters_note") or f"Filters not applied to this widget: {names}.")
+        notes.append(
+            result.meta.get("filters_note") or f"Filters not applied to this widget: {names}."
+        )
     if result.widget.options.get("window_days"):
         notes.append(f"Shows {result.window.label()}.")
     return [
         html.Div(
             note,
             className="widget-note small text-secondary",
-            **({"data-testid": "filters-ignored"} if note.startswith(("Filters", "Not applied")) else {}),
+            **(
+                {"data-testid": "filters-ignored"}
+                if note.startswith(("Filters", "Not applied"))
+                else {}
+            ),
         )
         for note in notes
     ]

@@ -207,13 +207,13 @@ def _apply_filters(result: WidgetResult, filters: Filters) -> dict[str, list[str
         return {}
     spec = get_metric(result.widget.metric)
     ignored = (
-        spec.ignored_filters(filters)
-        if "filters" in spec.params.model_fields
-        else sorted(filters)
+        spec.ignored_filters(filters) if "filters" in spec.params.model_fields else sorted(filters)
     )
     if ignored:
         result.meta["filters_ignored"] = ignored
-        reasons = [f"{n.replace('_', ' ')}: {_WHY_IGNORED[n]}" for n in ignored if n in _WHY_IGNORED]
+        reasons = [
+            f"{n.replace('_', ' ')}: {_WHY_IGNORED[n]}" for n in ignored if n in _WHY_IGNORED
+        ]
         if reasons and spec.group != "product":
             result.meta["filters_note"] = "Not applied here — " + "; ".join(reasons) + "."
     return {k: list(v) for k, v in filters.items() if k not in ignored}

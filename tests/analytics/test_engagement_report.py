@@ -66,7 +66,17 @@ def _frames() -> dict[str, pd.DataFrame]:
                 "created_at": ["2023-06-01 00:00Z"] * 4
                 + ["2024-02-05 00:00Z", "2024-01-03 00:00Z"]
                 + ["2023-06-01 00:00Z"] * 3,
-                "role": ["admin", "member", "member", "member", "member", "admin", "admin", "member", "admin"],
+                "role": [
+                    "admin",
+                    "member",
+                    "member",
+                    "member",
+                    "member",
+                    "admin",
+                    "admin",
+                    "member",
+                    "admin",
+                ],
             }
         ),
         "sessions": pd.DataFrame(rows),
