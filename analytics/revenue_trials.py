@@ -9,17 +9,24 @@ Per trial (a subscription of a real customer with trial_start and trial_end):
   status is paused, incomplete_expired, canceled or unpaid.
 - otherwise pending: the trial has not ended, or it ended and its first invoice is not paid yet.
 Days are local days in params.timezone.
-- method=cohort: trials grouped by the period of trial start; outcomes as of the end of `end`;
-  value = converted / (converted + not_converted); pending is excluded from the denominator.
+- method=cohort: trials grouped by the period of trial start (started by `end`); outcomes as of
+  `as_of`, the time of the query (default: today in params.timezone) — not the end of the viewed
+  window (METRICS.md A.4): a January cohort viewed in a window ending 31 January counts every
+  trial decided since as converted or not, exactly as when viewed in March. Only trials still
+  undecided at `as_of` are pending. value = converted / (converted + not_converted); pending is
+  excluded from the denominator.
 - method=rolling (Stripe): for each period, the 30 days ending on its last day (cut at end):
   converted = conversions decided in the window, not_converted = failures decided in it,
   pending = trials whose trial_end falls in the window but undecided at its end.
+- method=period: as rolling, over each calendar period itself (cut at end) instead of 30 days:
+  of the trials decided this month so far, the share converted — what a "this month" card shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Literal
 
 import pandas as pd
@@ -102,10 +109,21 @@ def _outcome(
 class TrialParams(PeriodParams):
     """Trial conversion over a date range."""
 
-    method: Literal["cohort", "rolling"] = Field(
-        "cohort", description="cohort: by trial start period; rolling: Stripe's 30-day window"
+    method: Literal["cohort", "rolling", "period"] = Field(
+        "cohort",
+        description="cohort: by trial start period; rolling: Stripe's 30-day window; period: "
+        "trials decided in each period",
     )
     interval: Literal["week", "month"] = Field("month", description="Period length")
+    as_of: date | None = Field(
+        None,
+        description="cohort: outcomes known by the end of this day; empty = today (the time of "
+        "the query)",
+    )
+
+    def outcomes_as_of(self) -> date:
+        """The last day whose outcomes the cohort method counts (today in the time zone)."""
+        return self.as_of or datetime.now(ZoneInfo(self.timezone)).date()
 
 
 @metric(
@@ -127,8 +145,8 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
         when no trial was decided).
     """
     items = rs.periods(params.start, params.end, params.interval)
-    end = rs.lit(params.end)
     cohort = params.method == "cohort"
+    known = rs.lit(params.outcomes_as_of())
     outcome, derived = _outcome(
         source, params.timezone, items[0].start if cohort else None, params.end
     )
@@ -137,8 +155,8 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
 WITH {outcome},
 {rs.periods_cte(items)}
 SELECT p.period_start,
-       SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
-       SUM(CASE WHEN o.fail_d <= {end} THEN 1 ELSE 0 END) AS not_converted,
+       SUM(CASE WHEN o.conv_d <= {known} THEN 1 ELSE 0 END) AS converted,
+       SUM(CASE WHEN o.fail_d <= {known} THEN 1 ELSE 0 END) AS not_converted,
        COUNT(o.id) AS trials
 FROM periods AS p
 LEFT JOIN outcome AS o ON {rs.trunc("o.start_d", params.interval)} = p.period_start AND o.start_d <= p.d1
@@ -146,7 +164,7 @@ GROUP BY p.period_start
 ORDER BY p.period_start"""
     else:
         rows = ", ".join(
-            f"({rs.lit(p.start)}, {rs.lit(p.d1 - timedelta(days=29))}, {rs.lit(p.d1)})"
+            f"({rs.lit(p.start)}, {rs.lit(_first_day(p, params.method))}, {rs.lit(p.d1)})"
             for p in items
         )
         sql = f"""
@@ -177,3 +195,8 @@ ORDER BY w.period_start"""
     frame["pending"] = frame["trials"] - frame["converted"] - frame["not_converted"]
     frame["value"] = rs.ratio(frame["converted"], frame["converted"] + frame["not_converted"])
     return frame
+
+
+def _first_day(period: rs.Period, method: str) -> date:
+    """The first day of a period's window: the period itself, or Stripe's 30 days to its end."""
+    return period.start if method == "period" else period.d1 - timedelta(days=29)
