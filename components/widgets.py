@@ -170,6 +170,15 @@ def metric_card_body(result: WidgetResult, fmt: str, currency: str) -> html.Div:
         ),
         html.Div(change_text(change), className=f"metric-change small {tone}"),
     ]
+    if result.meta.get("period_label"):
+        # Which period a "this month" card shows ("month to date, Dec 1–3").
+        children.append(
+            html.Div(
+                result.meta["period_label"],
+                className="metric-period small text-secondary",
+                **{"data-testid": "metric-period"},
+            )
+        )
     if result.sparkline is not None and len(result.sparkline) > 1:
         x, y = result.sparkline.columns[:2]
         children.append(

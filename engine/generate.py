@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -293,10 +293,53 @@ def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
         frame = frame.sort_values(x)
         dates = pd.to_datetime(frame[x]).dt.date
         now, before = frame[dates <= window.end], frame[dates <= window.previous.end]
+        field = get_metric(widget.metric).params.model_fields.get("interval")
+        interval = params.get("interval", field.default if field is not None else None)
+        if interval in ("week", "month"):
+            now = _latest_period(result, now, column, x, str(interval))
         result.value = _scalar(now, column)
         result.previous = _scalar(before, column)
         result.sparkline = frame[dates >= window.start][[x, column]]
     result.change = change_ratio(result.value, result.previous)
+
+
+def _latest_period(
+    result: WidgetResult, rows: pd.DataFrame, column: str, x: str, interval: str
+) -> pd.DataFrame:
+    """A "this month" card's rows up to the period it shows, labelled in `meta["period_label"]`.
+
+    The current period is shown so far ("month to date, Dec 1–3"); when it has no value yet (no
+    trial decided on the 1st), the latest period with one is shown instead, saying so — never
+    an empty card while an earlier period has a value.
+    """
+    if rows.empty:
+        return rows
+    end = result.window.end
+    starts = pd.to_datetime(rows[x]).dt.date
+    valued = rows[column].notna().to_numpy()
+    if valued[-1] or not valued.any():
+        result.meta["period_label"] = period_label(starts.iloc[-1], interval, end)
+        return rows
+    shown = int(valued.nonzero()[0][-1])
+    label = period_label(starts.iloc[shown], interval, end)
+    current = period_label(starts.iloc[-1], interval, end)
+    result.meta["period_label"] = f"{label} (no value yet for {current})"
+    return rows.iloc[: shown + 1]
+
+
+def period_label(first: date, interval: str, end: date) -> str:
+    """A week or month starting `first` as a card names it: "month to date, Dec 1–3" while `end`
+    is inside it, else "December 2026" / "week of Nov 30, 2026"."""
+    if interval == "month":
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    else:
+        last = first + timedelta(days=6)
+    if end <= first:
+        return f"{interval} to date, {first:%b %-d}"
+    if end < last:
+        upto = f"{end:%-d}" if end.month == first.month else f"{end:%b %-d}"
+        return f"{interval} to date, {first:%b %-d}–{upto}"
+    return f"{first:%B %Y}" if interval == "month" else f"week of {first:%b %-d, %Y}"
 
 
 def _scalar(frame: pd.DataFrame, column: str) -> float | None:
