@@ -155,6 +155,7 @@ def activity_window(params: BaseModel) -> ActivityWindow | None:
 
 def _load() -> None:
     # Importing the metric modules registers them; done lazily so the catalog has no import cycle.
+    import analytics.comparison  # noqa: F401
     import analytics.kpi  # noqa: F401
     import analytics.product  # noqa: F401
     import analytics.revenue  # noqa: F401

@@ -106,6 +106,11 @@ def _outcome(
     return outcome_ctes(day, since=since, until=until), ()
 
 
+def as_of_day(as_of: date | None, timezone: str) -> date:
+    """`as_of`, or today in `timezone`: the time of the query."""
+    return as_of or datetime.now(ZoneInfo(timezone)).date()
+
+
 class TrialParams(PeriodParams):
     """Trial conversion over a date range."""
 
@@ -123,7 +128,7 @@ class TrialParams(PeriodParams):
 
     def outcomes_as_of(self) -> date:
         """The last day whose outcomes the cohort method counts (today in the time zone)."""
-        return self.as_of or datetime.now(ZoneInfo(self.timezone)).date()
+        return as_of_day(self.as_of, self.timezone)
 
 
 @metric(
@@ -200,3 +205,52 @@ ORDER BY w.period_start"""
 def _first_day(period: rs.Period, method: str) -> date:
     """The first day of a period's window: the period itself, or Stripe's 30 days to its end."""
     return period.start if method == "period" else period.d1 - timedelta(days=29)
+
+
+class TrialFunnelParams(PeriodParams):
+    """The trials started in the range, followed to the time of the query."""
+
+    as_of: date | None = Field(
+        None, description="Outcomes known by the end of this day; empty = today"
+    )
+
+    def outcomes_as_of(self) -> date:
+        return as_of_day(self.as_of, self.timezone)
+
+
+TRIAL_STEPS = ("Trial started", "Trial ended", "Converted to paid")
+
+
+@metric(
+    "trial_funnel",
+    params=TrialFunnelParams,
+    columns=("step", "event", "count"),
+    definition="Trials started in the range -> trials ended -> converted to paid (as of the query)",
+    group="revenue",
+)
+def trial_funnel(source: Fetcher, params: TrialFunnelParams) -> pd.DataFrame:
+    """The subscription funnel of the trials started on [start, end] (local days).
+
+    Steps: trials started; of them, trials whose trial_end has passed by `as_of` (default today,
+    the time of the query); of them, trials converted by `as_of` (the cohort rule above: first
+    non-zero invoice paid after trial end, not canceled before it).
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, as_of, timezone, filters.
+
+    Returns:
+        Columns step (1-3), event (step name), count — the shape of the `funnel` metric.
+    """
+    known = rs.lit(params.outcomes_as_of())
+    outcome, derived = _outcome(source, params.timezone, params.start, params.end)
+    sql = f"""
+WITH {outcome}
+SELECT COUNT(*) AS started,
+       SUM(CASE WHEN o.end_d <= {known} THEN 1 ELSE 0 END) AS ended,
+       SUM(CASE WHEN o.conv_d <= {known} THEN 1 ELSE 0 END) AS converted
+FROM outcome AS o
+WHERE o.start_d BETWEEN {rs.lit(params.start)} AND {rs.lit(params.end)}"""
+    row = rs.fetch(source, sql, {"tz": params.timezone}, derived).iloc[0]
+    counts = [int(row[c]) if pd.notna(row[c]) else 0 for c in ("started", "ended", "converted")]
+    return pd.DataFrame({"step": [1, 2, 3], "event": list(TRIAL_STEPS), "count": counts})

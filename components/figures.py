@@ -250,6 +250,7 @@ def gauge_figure(
     value_format: str = "number",
     currency_symbol: str = "$",
     lower_is_better: bool = False,
+    max_value: float | None = None,
 ) -> go.Figure:
     """The latest row's value against its goal: a gauge with the goal as a marker line, and the
     difference to the goal as a relative delta (green when on the right side of it).
@@ -261,9 +262,10 @@ def gauge_figure(
     valued = rows[rows[value].notna()]
     row = valued.iloc[-1] if len(valued) else rows.iloc[-1]
     earlier = len(valued) > 0 and row.name != rows.index[-1] and order_by in rows
-    current = float(row[value])
+    current = float(row[value]) if pd.notna(row[value]) else None
     target = None if goal not in rows or pd.isna(row[goal]) else float(row[goal])
-    top = max(current, target or 0.0) * 1.25 or 1.0
+    # The axis ends at `max_value` (a ratio's 100%) or a quarter above the value and the goal.
+    top = max_value or max(current or 0.0, target or 0.0) * 1.25 or 1.0
     number = {
         "money": {"prefix": currency_symbol, "valueformat": ",.0f"},
         "percent": {"valueformat": ".1%"},

@@ -122,6 +122,7 @@ def widget_figure(
             value_format=fmt,
             currency_symbol=CURRENCY_SYMBOLS.get(currency, currency + " "),
             lower_is_better=bool(options.get("lower_is_better")),
+            max_value=float(options["max"]) if options.get("max") is not None else None,
         )
     if widget.type == "pie":
         return figures.pie_figure(

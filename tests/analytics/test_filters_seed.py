@@ -195,5 +195,6 @@ def test_every_metric_declares_the_filters_it_honours():
     payments = {"revenue_by_processor", "revenue_trend", "revenue_by_plan"}
     for spec in list_metrics():
         assert ("revenue_type" in spec.filters) == (spec.name in payments), spec.name
-        assert ("user_type" in spec.filters) == (spec.group == "product"), spec.name
+        mixed = spec.name == "period_comparison"  # product and revenue measures side by side
+        assert ("user_type" in spec.filters) == (spec.group == "product" or mixed), spec.name
         assert {"department", "user_role"} <= set(spec.filters), spec.name

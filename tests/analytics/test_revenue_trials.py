@@ -102,3 +102,16 @@ def test_trial_conversion_by_period_counts_the_trials_decided_in_each_month(tria
     assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (1, 1, 0, 0.5)
     # February to date (1-10 Feb): T3 failed (Feb 3), T4 converted (Feb 8); T6 ends on the 11th.
     assert (feb["converted"], feb["not_converted"], feb["pending"], feb["value"]) == (1, 1, 0, 0.5)
+
+
+def test_trial_funnel_follows_the_range_s_trials_to_the_time_of_the_query(trials):
+    funnel = trials("trial_funnel", start="2024-01-01", end="2024-01-31", as_of="2024-02-10")
+    # January starts: T1, T2, T3, T4, T6 (T7 is a test account). Ended by Feb 10: T1 (Jan 16),
+    # T2 (Jan 19), T3 (Feb 3), T4 (Feb 8); T6 ends Feb 11. Converted: T1 and T4 (Feb 8).
+    assert funnel.to_dict("list") == {
+        "step": [1, 2, 3],
+        "event": ["Trial started", "Trial ended", "Converted to paid"],
+        "count": [5, 4, 2],
+    }
+    early = trials("trial_funnel", start="2024-01-01", end="2024-01-31", as_of="2024-01-31")
+    assert early["count"].tolist() == [5, 2, 1]
