@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 
 from analytics._product_sql import fast_day_index, instant
-from analytics.filters import current_filter, customer_condition, use_filter
+from analytics.filters import current_filter, customer_condition, revenue_condition, use_filter
 from datasources.base import DERIVED_SCHEMA, Derived, Fetcher, Query
 
 # Revenue-active segments, one row per (item row, discount stretch), as half-open ranges of local
@@ -133,6 +133,8 @@ def payments_cte(day: Callable[[str], str] = at_tz) -> str:
         if condition == "TRUE"
         else f"AND p.invoice_id IN (SELECT fi.id FROM invoices AS fi WHERE {condition})"
     )
+    kind = revenue_condition(current_filter(), "p.invoice_id")
+    kept += "" if kind == "TRUE" else f"\n      AND {kind}"
     return f"""
 pay AS (
     SELECT p.id AS payment_id, p.invoice_id, p.processor,
@@ -149,13 +151,15 @@ PAYMENTS_CTE = payments_cte()
 
 
 def all_payments_cte(day: Callable[[str], str]) -> str:
-    """`pay` for every account, with the account (through the invoice) to filter on when read."""
+    """`pay` for every account, with the account (through the invoice) and whether the payment
+    is recurring revenue (its invoice has a subscription), to filter on when read."""
     return f"""
 pay AS (
     SELECT p.id AS payment_id, p.invoice_id, p.processor,
            {day("p.created_at")} AS d,
            {NET} AS net,
-           i.customer_id
+           i.customer_id,
+           COALESCE(i.subscription_id IS NOT NULL, FALSE) AS recurring
     FROM payments AS p
     LEFT JOIN invoices AS i ON i.id = p.invoice_id
     WHERE {COLLECTED}
@@ -345,13 +349,27 @@ def derived_cte(
     return text, table
 
 
+def recurring_condition(column: str) -> str:
+    """The revenue_type filter over a table's boolean `recurring` column ("TRUE" for all)."""
+    filters = current_filter()
+    if filters is None or not filters.revenue_type:
+        return "TRUE"
+    return column if filters.revenue_type == ("recurring",) else f"NOT {column}"
+
+
 def derived_payments(day: Callable[[str], str], tz: str) -> tuple[str, Derived]:
     """PAYMENTS_CTE read from the derived table of every account's collected payments.
 
     With a filter, a payment without an invoice has no account (customer_id NULL) and is left
     out, as `payments_cte` leaves it out.
     """
-    return derived_cte("pay", lambda: all_payments_cte(day), tz, order="d")
+    return derived_cte(
+        "pay",
+        lambda: all_payments_cte(day),
+        tz,
+        where=recurring_condition("g.recurring"),
+        order="d",
+    )
 
 
 def fetch(

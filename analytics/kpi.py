@@ -5,7 +5,9 @@ with the dashboard widget of the same metric:
 
 - mrr: MRR at the end of the month (cut at `end`) — `mrr` with interval month;
 - churn_rate: customer churn rate of the month — `customer_churn_rate`;
-- trial_conversion: cohort trial conversion of the month's trials — `trial_conversion`;
+- trial_conversion: of the trials decided in the month (cut at `end`), the share converted —
+  `trial_conversion` method period (a cohort of this month's trials is still in trial early in
+  the month, so its value would be empty until the month is half over);
 - dau: mean daily active persons over the month's days in range — `dau_mau` (any event);
 - new_customers: non-test customers created in the month.
 
@@ -66,7 +68,9 @@ def monthly_values(source: Fetcher, kpi: str, params: PeriodParams) -> pd.DataFr
     elif kpi == "churn_rate":
         frame = run_metric("customer_churn_rate", source, {**base, "interval": "month"})
     elif kpi == "trial_conversion":
-        frame = run_metric("trial_conversion", source, {**base, "interval": "month"})
+        frame = run_metric(
+            "trial_conversion", source, {**base, "interval": "month", "method": "period"}
+        )
     elif kpi == "dau":
         daily = run_metric("dau_mau", source, base)
         daily["period_start"] = (

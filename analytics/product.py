@@ -10,7 +10,8 @@ Conventions beyond METRICS.md (also in each metric's docstring), shared by the p
 
 Importing this module also registers the other product metrics: funnels (analytics/funnels.py),
 retention (analytics/retention.py), lifecycle and engagement segments
-(analytics/product_engagement.py) and session metrics (analytics/product_sessions.py).
+(analytics/product_engagement.py), session metrics (analytics/product_sessions.py) and the seed's
+engagement report (analytics/engagement_report.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, model_validator
 
+from analytics import engagement_report as _engagement_report  # noqa: F401  (registers it)
 from analytics import funnels as _funnels  # noqa: F401  (registers funnel metrics)
 from analytics import retention as _retention  # noqa: F401  (registers retention)
 from analytics._product_sql import (

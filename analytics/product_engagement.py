@@ -127,6 +127,11 @@ class EngagementParams(MetricParams):
     end: date = Field(description="Last day of the 30-day window, inclusive (YYYY-MM-DD)")
     event: AnyEvent = Field(None, description="Event that counts as activity; empty = any event")
 
+    @property
+    def window_start(self) -> date:
+        """The first day of the 30-day window (the activity window of user_type=active)."""
+        return self.end - timedelta(days=ENGAGEMENT_WINDOW_DAYS - 1)
+
 
 @metric(
     "engagement_segments",

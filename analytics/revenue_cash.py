@@ -4,7 +4,9 @@ Collected revenue = succeeded payments net of refunded_minor (a payment with sta
 and no refunded amount counts as fully refunded; failed payments count 0), in major units, on
 the local day (params.timezone) the payment was created: refunds carry no date of their own, so
 they are netted on the payment's day. Payments of test accounts (through invoices.customer_id)
-are excluded.
+are excluded. The revenue_type filter (analytics/filters.py) selects recurring revenue (invoices
+of a subscription) or one-time revenue (invoices without one); revenue_by_plan's mrr column is
+recurring by definition and ignores it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import timedelta
 import pandas as pd
 
 from analytics import _revenue_sql as rs
-from analytics.catalog import metric
+from analytics.catalog import PAYMENT_FILTERS, metric
 from analytics.params import PeriodParams
 from datasources.base import DERIVED_SCHEMA, Derived, Fetcher
 
@@ -25,6 +27,7 @@ from datasources.base import DERIVED_SCHEMA, Derived, Fetcher
     columns=("processor", "revenue", "payments"),
     definition="Collected revenue (succeeded payments net of refunds) per payment processor over the range",
     group="revenue",
+    filters=PAYMENT_FILTERS,
 )
 def revenue_by_processor(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     """Totals over [start, end] per processor, largest first (use revenue_trend for the daily view).
@@ -53,6 +56,7 @@ ORDER BY revenue DESC, processor"""
     columns=("date", "revenue", "revenue_ma7"),
     definition="Collected revenue per day and its trailing 7-day moving average (days without payments count 0)",
     group="revenue",
+    filters=PAYMENT_FILTERS,
 )
 def revenue_trend(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     """Daily collected revenue; revenue_ma7 on day d = sum of days d-6..d / 7 (earlier days included).
@@ -95,6 +99,7 @@ ORDER BY d"""
     columns=("plan_id", "plan", "revenue", "mrr"),
     definition="Collected revenue per plan over the range, and MRR per plan at the end of the last day",
     group="revenue",
+    filters=PAYMENT_FILTERS,
 )
 def revenue_by_plan(source: Fetcher, params: PeriodParams) -> pd.DataFrame:
     """Revenue per plan: each paid invoice is split over the items of its subscription valid at the
@@ -176,13 +181,19 @@ pay AS (SELECT * FROM {DERIVED_SCHEMA}.{pay.name}),
 paid_invoices AS (SELECT DISTINCT invoice_id FROM pay WHERE invoice_id IS NOT NULL),
 {_shares("paid_invoices")},
 plan_pay AS (
-    SELECT y.customer_id, y.d, a.plan_id, y.net * {_SHARE} AS net
+    SELECT y.customer_id, y.d, y.recurring, a.plan_id, y.net * {_SHARE} AS net
     FROM pay AS y
     LEFT JOIN alloc AS a ON a.invoice_id = y.invoice_id
     LEFT JOIN totals AS t ON t.invoice_id = y.invoice_id
 )"""
 
-        plan_pay, table = rs.derived_cte("plan_pay", build, params.timezone, order="d")
+        plan_pay, table = rs.derived_cte(
+            "plan_pay",
+            build,
+            params.timezone,
+            where=rs.recurring_condition("g.recurring"),
+            order="d",
+        )
         return (
             f"""{plan_pay},
 by_plan AS (

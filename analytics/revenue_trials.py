@@ -9,18 +9,25 @@ Per trial (a subscription of a real customer with trial_start and trial_end):
   status is paused, incomplete_expired, canceled or unpaid.
 - otherwise pending: the trial has not ended, or it ended and its first invoice is not paid yet.
 Days are local days in params.timezone.
-- method=cohort: trials grouped by the period of trial start; outcomes as of the end of `end`;
-  value = converted / (converted + not_converted); pending is excluded from the denominator.
+- method=cohort: trials grouped by the period of trial start (started by `end`); outcomes as of
+  `as_of`, the time of the query (default: today in params.timezone) — not the end of the viewed
+  window (METRICS.md A.4): a January cohort viewed in a window ending 31 January counts every
+  trial decided since as converted or not, exactly as when viewed in March. Only trials still
+  undecided at `as_of` are pending. value = converted / (converted + not_converted); pending is
+  excluded from the denominator.
 - method=rolling (Stripe): for each period, the 30 days ending on its last day (cut at end):
   converted = conversions decided in the window, not_converted = failures decided in it,
   pending = trials whose trial_end falls in the window but undecided at its end.
+- method=period: as rolling, over each calendar period itself (cut at end) instead of 30 days:
+  of the trials decided this month so far, the share converted — what a "this month" card shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import Field
@@ -99,13 +106,29 @@ def _outcome(
     return outcome_ctes(day, since=since, until=until), ()
 
 
+def as_of_day(as_of: date | None, timezone: str) -> date:
+    """`as_of`, or today in `timezone`: the time of the query."""
+    return as_of or datetime.now(ZoneInfo(timezone)).date()
+
+
 class TrialParams(PeriodParams):
     """Trial conversion over a date range."""
 
-    method: Literal["cohort", "rolling"] = Field(
-        "cohort", description="cohort: by trial start period; rolling: Stripe's 30-day window"
+    method: Literal["cohort", "rolling", "period"] = Field(
+        "cohort",
+        description="cohort: by trial start period; rolling: Stripe's 30-day window; period: "
+        "trials decided in each period",
     )
     interval: Literal["week", "month"] = Field("month", description="Period length")
+    as_of: date | None = Field(
+        None,
+        description="cohort: outcomes known by the end of this day; empty = today (the time of "
+        "the query)",
+    )
+
+    def outcomes_as_of(self) -> date:
+        """The last day whose outcomes the cohort method counts (today in the time zone)."""
+        return as_of_day(self.as_of, self.timezone)
 
 
 @metric(
@@ -127,8 +150,8 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
         when no trial was decided).
     """
     items = rs.periods(params.start, params.end, params.interval)
-    end = rs.lit(params.end)
     cohort = params.method == "cohort"
+    known = rs.lit(params.outcomes_as_of())
     outcome, derived = _outcome(
         source, params.timezone, items[0].start if cohort else None, params.end
     )
@@ -137,8 +160,8 @@ def trial_conversion(source: Fetcher, params: TrialParams) -> pd.DataFrame:
 WITH {outcome},
 {rs.periods_cte(items)}
 SELECT p.period_start,
-       SUM(CASE WHEN o.conv_d <= {end} THEN 1 ELSE 0 END) AS converted,
-       SUM(CASE WHEN o.fail_d <= {end} THEN 1 ELSE 0 END) AS not_converted,
+       SUM(CASE WHEN o.conv_d <= {known} THEN 1 ELSE 0 END) AS converted,
+       SUM(CASE WHEN o.fail_d <= {known} THEN 1 ELSE 0 END) AS not_converted,
        COUNT(o.id) AS trials
 FROM periods AS p
 LEFT JOIN outcome AS o ON {rs.trunc("o.start_d", params.interval)} = p.period_start AND o.start_d <= p.d1
@@ -146,7 +169,7 @@ GROUP BY p.period_start
 ORDER BY p.period_start"""
     else:
         rows = ", ".join(
-            f"({rs.lit(p.start)}, {rs.lit(p.d1 - timedelta(days=29))}, {rs.lit(p.d1)})"
+            f"({rs.lit(p.start)}, {rs.lit(_first_day(p, params.method))}, {rs.lit(p.d1)})"
             for p in items
         )
         sql = f"""
@@ -177,3 +200,57 @@ ORDER BY w.period_start"""
     frame["pending"] = frame["trials"] - frame["converted"] - frame["not_converted"]
     frame["value"] = rs.ratio(frame["converted"], frame["converted"] + frame["not_converted"])
     return frame
+
+
+def _first_day(period: rs.Period, method: str) -> date:
+    """The first day of a period's window: the period itself, or Stripe's 30 days to its end."""
+    return period.start if method == "period" else period.d1 - timedelta(days=29)
+
+
+class TrialFunnelParams(PeriodParams):
+    """The trials started in the range, followed to the time of the query."""
+
+    as_of: date | None = Field(
+        None, description="Outcomes known by the end of this day; empty = today"
+    )
+
+    def outcomes_as_of(self) -> date:
+        return as_of_day(self.as_of, self.timezone)
+
+
+TRIAL_STEPS = ("Trial started", "Trial ended", "Converted to paid")
+
+
+@metric(
+    "trial_funnel",
+    params=TrialFunnelParams,
+    columns=("step", "event", "count"),
+    definition="Trials started in the range -> trials ended -> converted to paid (as of the query)",
+    group="revenue",
+)
+def trial_funnel(source: Fetcher, params: TrialFunnelParams) -> pd.DataFrame:
+    """The subscription funnel of the trials started on [start, end] (local days).
+
+    Steps: trials started; of them, trials whose trial_end has passed by `as_of` (default today,
+    the time of the query); of them, trials converted by `as_of` (the cohort rule above: first
+    non-zero invoice paid after trial end, not canceled before it).
+
+    Args:
+        source: where the warehouse lives.
+        params: start, end, as_of, timezone, filters.
+
+    Returns:
+        Columns step (1-3), event (step name), count — the shape of the `funnel` metric.
+    """
+    known = rs.lit(params.outcomes_as_of())
+    outcome, derived = _outcome(source, params.timezone, params.start, params.end)
+    sql = f"""
+WITH {outcome}
+SELECT COUNT(*) AS started,
+       SUM(CASE WHEN o.end_d <= {known} THEN 1 ELSE 0 END) AS ended,
+       SUM(CASE WHEN o.conv_d <= {known} THEN 1 ELSE 0 END) AS converted
+FROM outcome AS o
+WHERE o.start_d BETWEEN {rs.lit(params.start)} AND {rs.lit(params.end)}"""
+    row = rs.fetch(source, sql, {"tz": params.timezone}, derived).iloc[0]
+    counts = [int(row[c]) if pd.notna(row[c]) else 0 for c in ("started", "ended", "converted")]
+    return pd.DataFrame({"step": [1, 2, 3], "event": list(TRIAL_STEPS), "count": counts})

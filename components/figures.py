@@ -250,14 +250,22 @@ def gauge_figure(
     value_format: str = "number",
     currency_symbol: str = "$",
     lower_is_better: bool = False,
+    max_value: float | None = None,
 ) -> go.Figure:
     """The latest row's value against its goal: a gauge with the goal as a marker line, and the
-    difference to the goal as a relative delta (green when on the right side of it)."""
+    difference to the goal as a relative delta (green when on the right side of it).
+
+    When the latest row has no value yet (a month whose first days decided nothing), the latest
+    row with one is drawn and the title names its period: never an empty gauge while an earlier
+    period has a value."""
     rows = frame.sort_values(order_by) if order_by and order_by in frame else frame
-    row = rows.iloc[-1]
-    current = float(row[value])
+    valued = rows[rows[value].notna()]
+    row = valued.iloc[-1] if len(valued) else rows.iloc[-1]
+    earlier = len(valued) > 0 and row.name != rows.index[-1] and order_by in rows
+    current = float(row[value]) if pd.notna(row[value]) else None
     target = None if goal not in rows or pd.isna(row[goal]) else float(row[goal])
-    top = max(current, target or 0.0) * 1.25 or 1.0
+    # The axis ends at `max_value` (a ratio's 100%) or a quarter above the value and the goal.
+    top = max_value or max(current or 0.0, target or 0.0) * 1.25 or 1.0
     number = {
         "money": {"prefix": currency_symbol, "valueformat": ",.0f"},
         "percent": {"valueformat": ".1%"},
@@ -266,6 +274,9 @@ def gauge_figure(
     # The number sits inside the arc: long ones ("$11,113,920") get a smaller font, not clipped.
     shown = len(_goal_text(current, value_format, currency_symbol))
     size = 28 if shown <= 8 else max(14, round(28 * 8 / shown))
+    title = [f"goal {_goal_text(target, value_format, currency_symbol)}"] if target else []
+    if earlier:
+        title.append(f"{pd.Timestamp(row[order_by]):%B %Y}: latest with a value")
     indicator = go.Indicator(
         mode="gauge+number+delta" if target else "gauge+number",
         value=current,
@@ -293,12 +304,7 @@ def gauge_figure(
             if target
             else None,
         },
-        title={
-            "text": f"goal {_goal_text(target, value_format, currency_symbol)}",
-            "font": {"size": 12},
-        }
-        if target
-        else None,
+        title={"text": " · ".join(title), "font": {"size": 12}} if title else None,
         domain={"x": [0, 1], "y": [0, 1]},
     )
     fig = go.Figure(indicator)

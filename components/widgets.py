@@ -122,6 +122,7 @@ def widget_figure(
             value_format=fmt,
             currency_symbol=CURRENCY_SYMBOLS.get(currency, currency + " "),
             lower_is_better=bool(options.get("lower_is_better")),
+            max_value=float(options["max"]) if options.get("max") is not None else None,
         )
     if widget.type == "pie":
         return figures.pie_figure(
@@ -136,15 +137,23 @@ def widget_figure(
 
 def _notes(result: WidgetResult, notes: list[str]) -> list[html.Div]:
     """Small print under a widget: truncation, an ignored filter, a widened window."""
-    if result.meta.get("filters_ignored"):
-        notes.append("Filters not applied to this widget.")
+    ignored = result.meta.get("filters_ignored")
+    if ignored:
+        names = ", ".join(n.replace("_", " ") for n in ignored)
+        notes.append(
+            result.meta.get("filters_note") or f"Filters not applied to this widget: {names}."
+        )
     if result.widget.options.get("window_days"):
         notes.append(f"Shows {result.window.label()}.")
     return [
         html.Div(
             note,
             className="widget-note small text-secondary",
-            **({"data-testid": "filters-ignored"} if note.startswith("Filters") else {}),
+            **(
+                {"data-testid": "filters-ignored"}
+                if note.startswith(("Filters", "Not applied"))
+                else {}
+            ),
         )
         for note in notes
     ]
@@ -162,6 +171,15 @@ def metric_card_body(result: WidgetResult, fmt: str, currency: str) -> html.Div:
         ),
         html.Div(change_text(change), className=f"metric-change small {tone}"),
     ]
+    if result.meta.get("period_label"):
+        # Which period a "this month" card shows ("month to date, Dec 1–3").
+        children.append(
+            html.Div(
+                result.meta["period_label"],
+                className="metric-period small text-secondary",
+                **{"data-testid": "metric-period"},
+            )
+        )
     if result.sparkline is not None and len(result.sparkline) > 1:
         x, y = result.sparkline.columns[:2]
         children.append(

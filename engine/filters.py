@@ -7,7 +7,7 @@ import logging
 from datasources.base import Query
 from datasources.errors import DataSourceError
 from engine.services import Services
-from engine.spec import FILTER_NAMES
+from engine.spec import FILTER_NAMES, FILTER_VALUES
 from security.policy import row_scope
 from security.users import Principal
 
@@ -18,6 +18,8 @@ LABELS = {
     "plan": "Plan",
     "country": "Country",
     "department": "Department",
+    "user_role": "User role",
+    "revenue_type": "Revenue type",
     "user_type": "User type",
 }
 
@@ -32,12 +34,13 @@ SELECT 'country', country FROM customers WHERE country IS NOT NULL AND NOT is_te
 UNION
 SELECT 'department', department FROM customer_departments WHERE department IS NOT NULL
 UNION
-SELECT 'user_type', role FROM users WHERE role IS NOT NULL
+SELECT 'user_role', role FROM users WHERE role IS NOT NULL
 """
 
 
 def filter_options(services: Services, principal: Principal | None = None) -> dict[str, list[str]]:
-    """The sorted values of each filter (processor, plan, country, department, user_type).
+    """The values of each filter: the account filters' from the warehouse (sorted), revenue_type's
+    and user_type's fixed ones (without "all", which is no selection).
 
     Args:
         services: the app's services; the query goes through the warehouse's query cache.
@@ -48,17 +51,19 @@ def filter_options(services: Services, principal: Principal | None = None) -> di
         dashboard still works, its filters offer nothing).
     """
     options: dict[str, list[str]] = {name: [] for name in FILTER_NAMES}
+    fixed = {name: [v for v in values if v != "all"] for name, values in FILTER_VALUES.items()}
     try:
         source = services.sources.cached("warehouse", "filters")
         frame = source.fetch(Query(OPTIONS_SQL))
     except DataSourceError as exc:
         log.warning("filter options unavailable: %s", exc)
-        return options
+        return {**options, **fixed}
     for name, value in zip(frame["name"], frame["value"], strict=True):
         if name in options:
             options[name].append(str(value))
     for values in options.values():
         values.sort()
+    options.update(fixed)
     if principal is not None:
         scope = row_scope(principal)
         if not scope.unrestricted:

@@ -26,7 +26,7 @@ from security.users import Principal
 
 log = logging.getLogger(__name__)
 
-# Dimension filters of a dashboard (processor, plan, country, department, user_type) -> values.
+# Filters of a dashboard (analytics.filters.FILTER_NAMES) -> values.
 Filters = Mapping[str, list[str]]
 
 
@@ -236,10 +236,9 @@ def _widget(
     try:
         params = _params(widget, window, tz, principal)
         filters = scoped_filters(principal, filters)
-        if filters and "filters" in get_metric(widget.metric).params.model_fields:
-            params["filters"] = filters
-        elif filters:
-            result.meta["filters_ignored"] = sorted(filters)
+        applied = _apply_filters(result, filters)
+        if applied:
+            params["filters"] = applied
         if widget.type == "metric_card":
             _card(result, source, params)
         else:
@@ -258,6 +257,32 @@ def _widget(
     result.fetches = sum(source.outcomes.as_dict()[k] for k in ("hits", "misses", "coalesced"))
     result.cache_hits = source.outcomes.hits
     return result
+
+
+# Why a revenue metric leaves a filter out, for the widget's note.
+_WHY_IGNORED = {
+    "revenue_type": "MRR and the metrics built on it are recurring revenue by definition",
+    "user_type": "it counts accounts and revenue, not active persons",
+}
+
+
+def _apply_filters(result: WidgetResult, filters: Filters) -> dict[str, list[str]]:
+    """The filters the widget's metric honours; the others are noted in `meta["filters_ignored"]`
+    with the reason in `meta["filters_note"]` (e.g. MRR is recurring by definition)."""
+    if not filters:
+        return {}
+    spec = get_metric(result.widget.metric)
+    ignored = (
+        spec.ignored_filters(filters) if "filters" in spec.params.model_fields else sorted(filters)
+    )
+    if ignored:
+        result.meta["filters_ignored"] = ignored
+        reasons = [
+            f"{n.replace('_', ' ')}: {_WHY_IGNORED[n]}" for n in ignored if n in _WHY_IGNORED
+        ]
+        if reasons and spec.group != "product":
+            result.meta["filters_note"] = "Not applied here — " + "; ".join(reasons) + "."
+    return {k: list(v) for k, v in filters.items() if k not in ignored}
 
 
 def _params(
@@ -335,10 +360,53 @@ def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
         frame = frame.sort_values(x)
         dates = pd.to_datetime(frame[x]).dt.date
         now, before = frame[dates <= window.end], frame[dates <= window.previous.end]
+        field = get_metric(widget.metric).params.model_fields.get("interval")
+        interval = params.get("interval", field.default if field is not None else None)
+        if interval in ("week", "month"):
+            now = _latest_period(result, now, column, x, str(interval))
         result.value = _scalar(now, column)
         result.previous = _scalar(before, column)
         result.sparkline = frame[dates >= window.start][[x, column]]
     result.change = change_ratio(result.value, result.previous)
+
+
+def _latest_period(
+    result: WidgetResult, rows: pd.DataFrame, column: str, x: str, interval: str
+) -> pd.DataFrame:
+    """A "this month" card's rows up to the period it shows, labelled in `meta["period_label"]`.
+
+    The current period is shown so far ("month to date, Dec 1–3"); when it has no value yet (no
+    trial decided on the 1st), the latest period with one is shown instead, saying so — never
+    an empty card while an earlier period has a value.
+    """
+    if rows.empty:
+        return rows
+    end = result.window.end
+    starts = pd.to_datetime(rows[x]).dt.date
+    valued = rows[column].notna().to_numpy()
+    if valued[-1] or not valued.any():
+        result.meta["period_label"] = period_label(starts.iloc[-1], interval, end)
+        return rows
+    shown = int(valued.nonzero()[0][-1])
+    label = period_label(starts.iloc[shown], interval, end)
+    current = period_label(starts.iloc[-1], interval, end)
+    result.meta["period_label"] = f"{label} (no value yet for {current})"
+    return rows.iloc[: shown + 1]
+
+
+def period_label(first: date, interval: str, end: date) -> str:
+    """A week or month starting `first` as a card names it: "month to date, Dec 1–3" while `end`
+    is inside it, else "December 2026" / "week of Nov 30, 2026"."""
+    if interval == "month":
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    else:
+        last = first + timedelta(days=6)
+    if end <= first:
+        return f"{interval} to date, {first:%b %-d}"
+    if end < last:
+        upto = f"{end:%-d}" if end.month == first.month else f"{end:%b %-d}"
+        return f"{interval} to date, {first:%b %-d}–{upto}"
+    return f"{first:%B %Y}" if interval == "month" else f"week of {first:%b %-d, %Y}"
 
 
 def _scalar(frame: pd.DataFrame, column: str) -> float | None:

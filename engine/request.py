@@ -23,7 +23,7 @@ from typing import Any
 from engine.periods import PERIOD_DAYS, Window, today_in
 from engine.reports import FoundReport, find_report
 from engine.services import Services
-from engine.spec import DATE_RANGE_PERIODS, FILTER_NAMES
+from engine.spec import DATE_RANGE_PERIODS, FILTER_NAMES, FILTER_VALUES
 from security.policy import AccessDenied, ClampMode, authorize, cap_window, row_scope
 from security.users import Principal
 from settings import EXPORT_FORMATS, IMAGE_FORMATS
@@ -169,6 +169,13 @@ class ReportRequest:
                     f"filters.{key}", f"filter {key!r} is unknown; expected {', '.join(FILTERS)}"
                 )
             values = _filter_values(key, value)
+            bad = [v for v in values if key in FILTER_VALUES and v not in FILTER_VALUES[key]]
+            if bad:
+                hint = "; the role filter is user_role" if key == "user_type" else ""
+                raise RequestError(
+                    f"filters.{key}",
+                    f"{key} {bad[0]!r} is not one of {', '.join(FILTER_VALUES[key])}{hint}",
+                )
             if values:
                 filters[key] = values
         fmt = one("format")
@@ -253,7 +260,9 @@ def scoped_filters(principal: Principal, filters: Mapping[str, Any] | None) -> d
     Raises:
         AccessDenied: the principal's scope sees no rows (a manager without a department).
     """
-    out = {k: list(v) for k, v in (filters or {}).items() if v}
+    # "all" of revenue_type / user_type is no selection.
+    out = {k: [x for x in v if x != "all"] for k, v in (filters or {}).items() if v}
+    out = {k: v for k, v in out.items() if v}
     scope = row_scope(principal)
     if scope.sees_nothing:
         raise AccessDenied(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from analytics.filters import ACCOUNT_FILTERS, FILTER_NAMES, FILTER_VALUES
+
+__all__ = ["FILTER_NAMES", "FILTER_VALUES", "DashboardSpec", "WidgetSpec"]
 
 WidgetType = Literal[
     "metric_card",
@@ -27,11 +31,14 @@ DATE_RANGE_PERIODS: dict[str, str] = {
     "last_30_days": "30d",
     "last_90_days": "90d",
 }
-FilterName = Literal["processor", "plan", "country", "department", "user_type"]
-FILTER_NAMES: tuple[str, ...] = ("processor", "plan", "country", "department", "user_type")
+# The one list of filter names, and the fixed values of revenue_type and user_type.
+FilterName = Literal[
+    "processor", "plan", "country", "department", "user_role", "revenue_type", "user_type"
+]
+RevenueType = Literal["all", "recurring", "one_time"]
+UserType = Literal["all", "active"]
 ExportFormat = Literal["pdf", "excel", "csv", "json", "xml", "png", "svg", "jpg"]
 Frequency = Literal["daily", "weekly", "monthly"]
-Channel = Literal["email", "webhook", "storage"]
 # A seed visualization and the widget types that draw it.
 VISUALIZATIONS: dict[str, tuple[str, ...]] = {
     "funnel_chart": ("funnel",),
@@ -76,40 +83,62 @@ class WidgetSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     # Drawing options: x/y columns, value column, number format, card mode ("last" or "period").
     options: dict[str, Any] = Field(default_factory=dict)
+    # Which of the seed's visualizations (the spec's `visualizations`) this widget draws.
+    visualization: Visualization | None = None
     position: GridPosition = Field(default_factory=GridPosition)
 
 
 class DefaultFilters(BaseModel):
-    """The view a dashboard opens with: a date range and dimension filters (empty = all)."""
+    """The view a dashboard opens with, in the seed's shape: a date range, revenue_type and
+    user_type ("all" or one value), and account filters (a list, or "all" = empty)."""
 
     model_config = ConfigDict(extra="forbid")
 
     date_range: DateRange | None = None
+    revenue_type: RevenueType = "all"
+    user_type: UserType = "all"
     processor: list[str] = Field(default_factory=list)
     plan: list[str] = Field(default_factory=list)
     country: list[str] = Field(default_factory=list)
     department: list[str] = Field(default_factory=list)
-    user_type: list[str] = Field(default_factory=list)
+    user_role: list[str] = Field(default_factory=list)
+
+    @field_validator(*ACCOUNT_FILTERS, mode="before")
+    @classmethod
+    def _all_is_empty(cls, value: Any) -> Any:
+        if value is None or value == "all":
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator(*FILTER_VALUES, mode="before")
+    @classmethod
+    def _one_value(cls, value: Any) -> Any:
+        # Saved specs hold lists (the page's multi-select): [] is "all", [x] is x.
+        if isinstance(value, list | tuple):
+            if len(value) > 1:
+                raise ValueError("one value, or all")
+            return value[0] if value else "all"
+        return value
 
     def dimensions(self) -> dict[str, list[str]]:
-        """The non-empty dimension filters, by name."""
-        return {name: getattr(self, name) for name in FILTER_NAMES if getattr(self, name)}
+        """The filters that restrict something, by name, as lists of values."""
+        out: dict[str, list[str]] = {}
+        for name in FILTER_NAMES:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                if value != "all":
+                    out[name] = [value]
+            elif value:
+                out[name] = list(value)
+        return out
 
 
-class ScheduleOptions(BaseModel):
-    """What the schedule form offers for this dashboard."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    frequencies: list[Frequency] = Field(default_factory=lambda: ["daily", "weekly", "monthly"])
-    default_frequency: Frequency = "weekly"
-    channels: list[Channel] = Field(default_factory=lambda: ["email"])
-
-    @model_validator(mode="after")
-    def _default_is_offered(self) -> ScheduleOptions:
-        if self.default_frequency not in self.frequencies:
-            raise ValueError(f"default_frequency {self.default_frequency!r} is not in frequencies")
-        return self
+def _plain_list(value: Any) -> Any:
+    """Schedule options as the seed writes them (a list); the older {frequencies: [...]} shape of
+    saved specs is read as its frequencies."""
+    if isinstance(value, dict):
+        return value.get("frequencies", ["daily", "weekly", "monthly"])
+    return value
 
 
 class DashboardSpec(BaseModel):
@@ -126,8 +155,16 @@ class DashboardSpec(BaseModel):
     # Headline metrics in the seed's names (clv, churn_rate...); engine.templates resolves them.
     metrics: list[str] = Field(default_factory=list)
     visualizations: list[Visualization] = Field(default_factory=list)
+    # What the dashboard offers, as the seed's names: export formats, and schedule frequencies.
     export_formats: list[ExportFormat] = Field(default_factory=lambda: ["pdf", "excel", "csv"])
-    schedule_options: ScheduleOptions = Field(default_factory=ScheduleOptions)
+    schedule_options: list[Frequency] = Field(
+        default_factory=lambda: ["daily", "weekly", "monthly"]
+    )
+
+    @field_validator("schedule_options", mode="before")
+    @classmethod
+    def _schedule_list(cls, value: Any) -> Any:
+        return _plain_list(value)
 
     @model_validator(mode="after")
     def _period_follows_date_range(self) -> DashboardSpec:

@@ -53,12 +53,27 @@ def load_template(path: Path) -> DashboardSpec:
             raise TemplateError(f"{path.name}: field metrics.{i}: unknown metric {name!r}")
         if metric not in shown and name not in shown:
             raise TemplateError(f"{path.name}: field metrics.{i}: no widget shows {name!r}")
-    types = {w.type for w in spec.widgets}
+    # Each listed visualization is drawn by a widget tagged with it, of a type that draws it.
+    for i, widget in enumerate(spec.widgets):
+        name = widget.visualization
+        if name is None:
+            continue
+        if name not in spec.visualizations:
+            raise TemplateError(
+                f"{path.name}: field widgets.{i}.visualization: {name!r} is not in visualizations"
+            )
+        if widget.type not in VISUALIZATIONS[name]:
+            wanted = " or ".join(VISUALIZATIONS[name])
+            raise TemplateError(
+                f"{path.name}: field widgets.{i}.type: {name!r} is drawn by a {wanted} widget"
+            )
+    tagged = {w.visualization for w in spec.widgets}
     for i, name in enumerate(spec.visualizations):
-        if not types & set(VISUALIZATIONS[name]):
+        if name not in tagged:
             wanted = " or ".join(VISUALIZATIONS[name])
             raise TemplateError(
                 f"{path.name}: field visualizations.{i}: {name!r} needs a widget of type {wanted}"
+                f" tagged `visualization: {name}`"
             )
     return spec
 

@@ -44,7 +44,13 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
 @pytest.mark.parametrize(
     "filters",
-    [None, {"department": ["Sales"]}, {"plan": ["Pro Monthly"]}, {"processor": ["paddle"]}],
+    [
+        None,
+        {"department": ["Sales"]},
+        {"plan": ["Pro Monthly"]},
+        {"processor": ["paddle"]},
+        {"revenue_type": ["recurring"]},
+    ],
 )
 def test_every_revenue_metric_is_identical_from_derived_tables_and_inline_sql(
     warehouse_url, timezone, filters

@@ -19,6 +19,8 @@ RANGE = {"start": str(TODAY - timedelta(days=120)), "end": str(TODAY - timedelta
 EXTRA = {
     "kpi_progress": {"kpi": "mrr"},
     "engagement_segments": {"start": None},
+    "engagement_report": {"start": None},
+    "trial_funnel": {"as_of": str(TODAY)},
     "funnel": {"steps": "signup_started,signup_completed,event_created"},
     "funnel_breakdown": {"steps": "signup_started,signup_completed", "breakdown": "utm_source"},
     "funnel_time_to_convert": {"steps": "signup_started,signup_completed,event_created"},

@@ -79,3 +79,39 @@ def test_trial_conversion_rolling_counts_outcomes_decided_in_the_30_days_to_peri
     assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (1, 1, 0, 0.5)
     # Jan 31..Feb 29: T4 converted (Feb 8), T3 failed (Feb 3), T6 ended Feb 11 undecided
     assert (feb["converted"], feb["not_converted"], feb["pending"], feb["value"]) == (1, 1, 1, 0.5)
+
+
+def test_a_cohort_counts_outcomes_known_at_the_time_of_the_query_whatever_the_window(trials):
+    # The January cohort viewed in a window that ends on 31 January, asked on 1 March: T3 (failed
+    # Feb 3) and T4 (converted Feb 8) are decided by then, so they are not pending (METRICS.md A.4).
+    narrow = trials("trial_conversion", start="2024-01-01", end="2024-01-31", as_of="2024-03-01")
+    wide = trials("trial_conversion", start="2023-12-01", end="2024-02-29", as_of="2024-03-01")
+    jan = narrow.to_dict("records")[0]
+    assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (2, 2, 1, 0.5)
+    assert wide.to_dict("records")[1] == jan  # the same row in any window that holds January
+    # Asked on 31 January itself, T3 and T4 were still running: pending.
+    early = trials("trial_conversion", start="2024-01-01", end="2024-01-31", as_of="2024-01-31")
+    jan = early.to_dict("records")[0]
+    assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (1, 1, 3, 0.5)
+
+
+def test_trial_conversion_by_period_counts_the_trials_decided_in_each_month(trials):
+    frame = trials("trial_conversion", start="2024-01-01", end="2024-02-10", method="period")
+    jan, feb = frame.to_dict("records")
+    # January: T1 converted (Jan 16), T2 failed (Jan 19).
+    assert (jan["converted"], jan["not_converted"], jan["pending"], jan["value"]) == (1, 1, 0, 0.5)
+    # February to date (1-10 Feb): T3 failed (Feb 3), T4 converted (Feb 8); T6 ends on the 11th.
+    assert (feb["converted"], feb["not_converted"], feb["pending"], feb["value"]) == (1, 1, 0, 0.5)
+
+
+def test_trial_funnel_follows_the_range_s_trials_to_the_time_of_the_query(trials):
+    funnel = trials("trial_funnel", start="2024-01-01", end="2024-01-31", as_of="2024-02-10")
+    # January starts: T1, T2, T3, T4, T6 (T7 is a test account). Ended by Feb 10: T1 (Jan 16),
+    # T2 (Jan 19), T3 (Feb 3), T4 (Feb 8); T6 ends Feb 11. Converted: T1 and T4 (Feb 8).
+    assert funnel.to_dict("list") == {
+        "step": [1, 2, 3],
+        "event": ["Trial started", "Trial ended", "Converted to paid"],
+        "count": [5, 4, 2],
+    }
+    early = trials("trial_funnel", start="2024-01-01", end="2024-01-31", as_of="2024-01-31")
+    assert early["count"].tolist() == [5, 2, 1]

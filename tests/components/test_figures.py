@@ -1,5 +1,7 @@
 """Figure builders draw the frame they are given, in the house theme."""
 
+from datetime import date
+
 import pandas as pd
 
 from components.figures import (
@@ -165,3 +167,17 @@ def test_gauge_figure_shrinks_a_long_number_to_fit_inside_the_arc():
     )
     assert short.data[0].number.font.size == 28  # "6,691"
     assert long.data[0].number.font.size == 20  # "$11,113,920": 11 characters
+
+
+def test_gauge_figure_falls_back_to_the_latest_period_with_a_value_and_names_it():
+    frame = pd.DataFrame(
+        {
+            "period_start": [date(2026, 11, 1), date(2026, 12, 1)],
+            "value": [0.4, None],
+            "goal": [0.5, 0.5],
+        }
+    )
+    fig = gauge_figure(frame, value_format="percent")
+    trace = fig.data[0]
+    assert trace.value == 0.4 and trace.gauge.threshold.value == 0.5
+    assert trace.title.text == "goal 50.0% · November 2026: latest with a value"

@@ -87,4 +87,25 @@ def test_ignored_filters_are_noted_not_silently_dropped():
     result.meta["filters_ignored"] = ["plan"]
     chart, *notes = widget_body(result).children
     assert isinstance(chart, dcc.Graph)
-    assert [n.children for n in notes] == ["Filters not applied to this widget."]
+    assert [n.children for n in notes] == ["Filters not applied to this widget: plan."]
+
+
+def test_an_ignored_revenue_type_says_why():
+    result = _result("line", pd.DataFrame({"date": [1, 2], "value": [1, 2]}))
+    result.meta["filters_ignored"] = ["revenue_type"]
+    result.meta["filters_note"] = "Not applied here — revenue type: MRR is recurring."
+    _, *notes = widget_body(result).children
+    assert [n.children for n in notes] == ["Not applied here — revenue type: MRR is recurring."]
+    assert notes[0].to_plotly_json()["props"]["data-testid"] == "filters-ignored"
+
+
+def test_a_this_month_card_names_the_period_it_shows():
+    result = _result("metric_card", format="percent")
+    result.value, result.meta["period_label"] = 0.5, "month to date, Dec 1–3"
+    body = widget_body(result)
+    period = [
+        c
+        for c in body.children
+        if getattr(c, "className", "") == "metric-period small text-secondary"
+    ]
+    assert [c.children for c in period] == ["month to date, Dec 1–3"]

@@ -54,6 +54,8 @@ def test_parse_takes_the_seeds_names_and_query_string_lists():
         ({"report": "x", "filters": ["plan"]}, "filters", "expected an object"),
         ({"report": "x", "format": "docx"}, "format", "expected one of pdf, excel"),
         ({"report": "x", "plan": {"a": 1}}, "plan", "expected a string"),
+        ({"report": "x", "user_type": "admin"}, "filters.user_type", "'admin' is not one of all, active; the role filter is user_role"),
+        ({"report": "x", "revenue_type": ["one_time", "gift"]}, "filters.revenue_type", "'gift' is not one of all, recurring, one_time"),
     ],
 )  # fmt: skip
 def test_parse_errors_name_the_field(data, field, words):
