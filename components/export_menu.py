@@ -62,16 +62,23 @@ def scope_of(widget_id: str | None) -> str:
 
 
 def export_menu(
-    report_id: str, widget_id: str | None = None, *, period: str | None = None
+    report_id: str,
+    widget_id: str | None = None,
+    *,
+    period: str | None = None,
+    formats: list[str] | None = None,
 ) -> html.Div | None:
     """The menu for `report_id` (or one of its widgets), with the formats the settings offer
     (`Settings.export_formats`: ENABLE_PDF_EXPORT, ENABLE_EXCEL_EXPORT and EXCEL_EXPORT_ENABLED,
-    API_EXPORT_FORMATS); None when none is offered.
+    API_EXPORT_FORMATS), narrowed to `formats` (the report's own, engine.request.offered_formats;
+    empty for a role that may not export); None when none is offered.
 
     On a dashboard page the menu follows the page's live view (period, custom dates, filters: the
     `dashboard-state-store`); elsewhere it exports `period` (default: the report's own).
     """
     offered = services.current().settings.export_formats
+    if formats is not None:
+        offered = [f for f in offered if f in formats]
     if not offered:
         return None
     scope = scope_of(widget_id)

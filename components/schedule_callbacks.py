@@ -13,7 +13,13 @@ from dash import ALL, Input, Output, Patch, State, callback, ctx, html, no_updat
 from flask import current_app, request
 from flask_login import current_user
 
-from components.schedule_form import FIELD_IDS, IDS, webhook_row, webhook_rows
+from components.schedule_form import (
+    FIELD_IDS,
+    IDS,
+    frequency_options,
+    webhook_row,
+    webhook_rows,
+)
 from components.schedule_form_input import (
     form_input,
     form_values,
@@ -59,6 +65,15 @@ def toggle_frequency_fields(frequency: str | None):  # noqa: ANN201
         show if frequency == "cron" else hide,
         hide if frequency == "cron" else show,
     )
+
+
+@callback(
+    Output(IDS.FREQUENCY, "options"),
+    Input(IDS.REPORT, "value"),
+)
+def update_frequency_options(report: str | None) -> list[dict[str, str]]:
+    """Only the frequencies the chosen report's template offers (its schedule_options)."""
+    return frequency_options(report)
 
 
 @callback(

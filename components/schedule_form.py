@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 from zoneinfo import available_timezones
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask_login import current_user
 from sqlalchemy import select
 
 from engine import services
 from engine.report_runner import PERIOD_LABELS, PERIODS
+from engine.reports import find_report
+from engine.request import schedule_frequencies
 from engine.schedules import WEEKDAYS
 from engine.templates import builtin_dashboards
+from security.policy import AccessDenied, authorize
 from store.models import Dashboard
 
 FORMATS = (
@@ -96,12 +101,35 @@ FIELD_IDS = (
 
 
 def _reports() -> list[dict[str, str]]:
+    """The reports the signed-in user may schedule (the role's table: reports and actions)."""
+    svc = services.current()
+    who = current_user._get_current_object() if current_user.is_authenticated else None
     options = [{"label": s.title, "value": key} for key, s in builtin_dashboards().items()]
-    with services.current().store.session() as session:
+    with svc.store.session() as session:
         for slug, title in session.execute(select(Dashboard.slug, Dashboard.title)).all():
             if slug not in builtin_dashboards():
                 options.append({"label": f"{title} (dashboard)", "value": slug})
-    return options
+    return [o for o in options if who is not None and _may_schedule(svc, who, o["value"])]
+
+
+def _may_schedule(svc: Any, who: Any, report: str) -> bool:
+    try:
+        authorize(who, "schedule", find_report(svc.store, report).resource)
+    except (AccessDenied, LookupError):
+        return False
+    return True
+
+
+FREQUENCY_LABELS = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly", "cron": "Cron"}
+
+
+def frequency_options(report: str | None) -> list[dict[str, str]]:
+    """The frequencies `report`'s template offers (its schedule_options); all before a choice."""
+    offered = list(FREQUENCY_LABELS)
+    if report:
+        with contextlib.suppress(LookupError):
+            offered = schedule_frequencies(find_report(services.current().store, report).spec)
+    return [{"label": FREQUENCY_LABELS[f], "value": f} for f in FREQUENCY_LABELS if f in offered]
 
 
 def _group(
@@ -159,10 +187,7 @@ def schedule_form() -> dbc.Card:
                             "Frequency",
                             dbc.RadioItems(
                                 id=IDS.FREQUENCY,
-                                options=[
-                                    {"label": f.capitalize(), "value": f}
-                                    for f in ("daily", "weekly", "monthly", "cron")
-                                ],
+                                options=frequency_options(None),
                                 inline=True,
                             ),
                             md=4,

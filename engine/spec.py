@@ -38,7 +38,8 @@ FilterName = Literal[
 RevenueType = Literal["all", "recurring", "one_time"]
 UserType = Literal["all", "active"]
 ExportFormat = Literal["pdf", "excel", "csv", "json", "xml", "png", "svg", "jpg"]
-Frequency = Literal["daily", "weekly", "monthly"]
+# The seed's schedule options; "cron" (a custom expression) only where a spec lists it.
+Frequency = Literal["daily", "weekly", "monthly", "cron"]
 # A seed visualization and the widget types that draw it.
 VISUALIZATIONS: dict[str, tuple[str, ...]] = {
     "funnel_chart": ("funnel",),
@@ -158,7 +159,7 @@ class DashboardSpec(BaseModel):
     # What the dashboard offers, as the seed's names: export formats, and schedule frequencies.
     export_formats: list[ExportFormat] = Field(default_factory=lambda: ["pdf", "excel", "csv"])
     schedule_options: list[Frequency] = Field(
-        default_factory=lambda: ["daily", "weekly", "monthly"]
+        default_factory=lambda: ["daily", "weekly", "monthly", "cron"]
     )
 
     @field_validator("schedule_options", mode="before")

@@ -34,6 +34,7 @@ from engine.request import (
     RequestError,
     ResolvedRequest,
     check_window,
+    offered_formats,
     resolve,
 )
 from engine.spec import FILTER_NAMES, DashboardSpec
@@ -199,6 +200,7 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
             id="dashboard-denied",
         )
     selected, window = resolved.requested, resolved.window
+    formats = _export_formats(principal, found)
     _audit(svc, principal, spec.key, "ok", detail={"period": state["period"]})
     Dashboards(svc.store, audit_enabled=False).record_view(principal, spec.key)
     # The widgets' queries start now, not when the browser asks for each widget (bench/README.md).
@@ -208,7 +210,15 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
     refresh_ms = REFRESH_CHOICES[state["refresh"]][1]
     return html.Div(
         [
-            _toolbar(spec, state, window, selected, tz, editable=_may_edit(principal, found)),
+            _toolbar(
+                spec,
+                state,
+                window,
+                selected,
+                tz,
+                editable=_may_edit(principal, found),
+                formats=formats,
+            ),  # fmt: skip
             _filter_bar(state, options, _locked_filters(principal)),
             dcc.Store(id=IDS.STATE, data=state),
             dcc.Interval(
@@ -219,7 +229,7 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
                 or not refresh_ms
                 or not is_live(window, tz),
             ),
-            *_grid(spec),
+            *_grid(spec, formats),
             # Mounting a graph makes the browser load plotly.js; this hidden one starts that
             # (and its parse) with the page instead of when the first chart arrives.
             dcc.Graph(id="dashboard-plotly-preload", style={"display": "none"}),
@@ -255,6 +265,16 @@ def _locked_filters(principal: Any) -> dict[str, list[str]]:
     )
 
 
+def _export_formats(principal: Any, found: Any) -> list[str]:
+    """The formats the export menus offer: the report's (its template's export_formats and chart
+    images) that the settings turn on; none for a role that may not export it."""
+    try:
+        authorize(principal, "export", found.resource)
+    except AccessDenied:
+        return []
+    return offered_formats(found.spec, services.current().settings.export_formats)
+
+
 def _may_edit(principal: Any, found: Any) -> bool:
     """Saved dashboards the user may update get an Edit button (templates are cloned instead),
     while the builder is on (ENABLE_DASHBOARD_BUILDER)."""
@@ -275,6 +295,7 @@ def _toolbar(
     tz: str,
     *,
     editable: bool = False,
+    formats: list[str] | None = None,
 ) -> html.Div:
     buttons = dbc.ButtonGroup(
         [
@@ -323,7 +344,7 @@ def _toolbar(
                 size="sm",
                 className="ms-2",
             ),
-            export_menu(spec.key, period=state["period"]),
+            export_menu(spec.key, period=state["period"], formats=formats),
             *(
                 [
                     dbc.Button(
@@ -391,7 +412,7 @@ def _filter_bar(
     )
 
 
-def _grid(spec: DashboardSpec) -> list[dbc.Row]:
+def _grid(spec: DashboardSpec, formats: list[str] | None = None) -> list[dbc.Row]:
     rows: dict[int, list[Any]] = {}
     for widget in sorted(spec.widgets, key=lambda w: (w.position.y, w.position.x)):
         body = dcc.Loading(
@@ -407,7 +428,7 @@ def _grid(spec: DashboardSpec) -> list[dbc.Row]:
                 widget.title,
                 body,
                 card=widget.type == "metric_card",
-                menu=export_menu(spec.key, widget.id),
+                menu=export_menu(spec.key, widget.id, formats=formats),
             ),
             xs=12,
             md=max(widget.position.w, 6),
