@@ -26,7 +26,7 @@ from engine import services
 from engine.generate import WidgetResult, run
 from engine.periods import Window
 from engine.reports import FoundReport, ReportNotFound, find_report
-from engine.request import ReportRequest, ResolvedRequest, resolve
+from engine.request import FILTERS, ReportRequest, ResolvedRequest, resolve
 from engine.saved_reports import (
     ReportConfigError,
     SavedReportInfo,
@@ -348,7 +348,7 @@ def resolve_report(
     """The request in `data` (a query string or a JSON body) for `found`, through the one request
     model (engine/request.py). Without a period, a saved report's own period applies (else the
     report's default) and is cut to the role's cap; an explicit period longer than the cap is
-    refused (RangeTooLong, 403). Without filters, a saved report's own filters apply."""
+    refused (RangeTooLong, 403). Without a `filters` field, a saved report's own filters apply."""
     svc = services.current()
     req = ReportRequest.parse(
         data,
@@ -358,7 +358,8 @@ def resolve_report(
     explicit = req.period is not None
     if saved is not None and not explicit:
         req = replace(req, period=saved.period, start=saved.start, end=saved.end)
-    if saved is not None and not req.filters:
+    asked_filters = "filters" in data or any(name in data for name in FILTERS)
+    if saved is not None and not asked_filters:  # `filters: {}` asks for none
         req = replace(req, filters={k: tuple(v) for k, v in saved.filters.items() if v})
     return resolve(req, who, svc, action=action, cap="refuse" if explicit else "clamp", found=found)
 

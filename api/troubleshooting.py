@@ -88,7 +88,7 @@ def export_test() -> Response:
         seconds=round(rendered.seconds, 3),
         bytes=len(rendered.content),
         content_type=rendered.content_type,
-        offered=fmt.value in settings.api_export_formats,
+        offered=fmt.value in settings.export_formats,
     )
 
 
@@ -257,7 +257,7 @@ EXPORT_TEST = schema(
             "seconds": {"type": "number", "minimum": 0},
             "bytes": {"type": "integer", "minimum": 1},
             "content_type": {"type": "string"},
-            "offered": {"type": "boolean", "description": "Listed in API_EXPORT_FORMATS"},
+            "offered": {"type": "boolean", "description": "Offered by this deployment (ENABLE_*_EXPORT, API_EXPORT_FORMATS)"},
         },
     },
 )

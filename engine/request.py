@@ -99,7 +99,7 @@ def _filter_values(name: str, value: Any) -> tuple[str, ...]:
         if item in (None, ""):
             continue
         if not isinstance(item, str | int | float) or isinstance(item, bool):
-            raise RequestError(name, f"filter {name}: expected a string or a list of strings")
+            raise RequestError(name, f"{name}: expected a string or a list of strings")
         out.append(str(item))
     return tuple(out)
 
@@ -154,10 +154,11 @@ class ReportRequest:
         period = normalise_period(raw_period) if raw_period not in (None, "") else None
         start, end = _date(one("start"), "start"), _date(one("end"), "end")
         if period == "custom" and not (start and end):
-            raise RequestError("period", "period=custom needs start and end (YYYY-MM-DD)")
+            raise RequestError("period", "period: a custom period needs start and end (YYYY-MM-DD)")
         if (start or end) and period in (None, "custom"):
             if not (start and end):
-                raise RequestError("start" if not start else "end", "start and end go together")
+                missing = "start" if not start else "end"
+                raise RequestError(missing, f"{missing}: start and end go together")
             period = "custom"
         filters: dict[str, tuple[str, ...]] = {}
         nested = data.get("filters")
@@ -166,7 +167,8 @@ class ReportRequest:
         for key, value in [*(nested or {}).items(), *((k, data[k]) for k in FILTERS if k in data)]:
             if key not in FILTERS:
                 raise RequestError(
-                    f"filters.{key}", f"filter {key!r} is unknown; expected {', '.join(FILTERS)}"
+                    f"filters.{key}",
+                    f"filters.{key}: unknown filter; expected {', '.join(FILTERS)}",
                 )
             values = _filter_values(key, value)
             bad = [v for v in values if key in FILTER_VALUES and v not in FILTER_VALUES[key]]
@@ -174,7 +176,7 @@ class ReportRequest:
                 hint = "; the role filter is user_role" if key == "user_type" else ""
                 raise RequestError(
                     f"filters.{key}",
-                    f"{key} {bad[0]!r} is not one of {', '.join(FILTER_VALUES[key])}{hint}",
+                    f"filters.{key}: {bad[0]!r} is not one of {', '.join(FILTER_VALUES[key])}{hint}",
                 )
             if values:
                 filters[key] = values
@@ -231,12 +233,12 @@ def check_window(window: Window) -> None:
     """A window the service can serve: in order, not before 2000, at most ten years."""
     if window.end < window.start:
         raise RequestError(
-            "end", f"the period ends ({window.end}) before it starts ({window.start})"
+            "end", f"end: the custom period ends ({window.end}) before it starts ({window.start})"
         )
     if window.start < EARLIEST_DAY:
         raise RequestError("start", f"start={window.start}: the earliest day is {EARLIEST_DAY}")
     if window.days > MAX_DAYS:
-        raise RequestError("start", "a period may span at most 10 years")
+        raise RequestError("start", "start: a period may span at most 10 years")
 
 
 def offered_formats(spec: Any, allowed: tuple[str, ...] | None = None) -> list[str]:
@@ -308,17 +310,15 @@ def resolve(
         wanted = spec.default_filters.dimensions()
     fmt = req.format
     if fmt is not None:
-        offered = [
-            f for f in spec.export_formats if allowed_formats is None or f in allowed_formats
-        ]
+        offered = offered_formats(spec, allowed_formats)
         if fmt not in offered:
             raise RequestError(
                 "format",
-                f"format {fmt!r} is not offered for {spec.key!r}; choose one of "
+                f"format: {fmt!r} is not offered for {spec.key!r}; choose one of "
                 + (", ".join(offered) or "none"),
             )
     if req.widget is not None and req.widget not in {w.id for w in spec.widgets}:
-        raise RequestError("widget", f"widget {req.widget!r} is not on {spec.key!r}")
+        raise RequestError("widget", f"widget: {req.widget!r} is not on {spec.key!r}")
     return ResolvedRequest(
         request=req,
         found=found,

@@ -39,7 +39,7 @@ def last_month(app) -> dict[str, str]:
 
 @pytest.fixture
 def saved(client, admin):
-    answer = _create(client, admin, formats=["pdf", "csv"], filters={"country": ["DE"]}, **MARCH)
+    answer = _create(client, admin, formats=["pdf", "json"], filters={"country": ["DE"]}, **MARCH)
     assert answer.status_code == 201, answer.get_json()
     return answer.get_json()
 
@@ -47,7 +47,7 @@ def saved(client, admin):
 def test_admin_saves_a_report_and_it_is_listed_with_its_configuration(client, admin, saved):
     assert saved["kind"] == "report" and saved["template"] == "revenue_analytics"
     assert (saved["period"], saved["start"], saved["end"]) == ("custom", "2024-03-01", "2024-03-31")
-    assert saved["formats"] == ["pdf", "csv"] and saved["filters"] == {"country": ["DE"]}
+    assert saved["formats"] == ["pdf", "json"] and saved["filters"] == {"country": ["DE"]}
     assert saved["version"] == 1
     listed = client.get("/api/reports?per_page=100", headers=admin).get_json()["items"]
     assert saved["id"] in {item["id"] for item in listed}
@@ -58,14 +58,14 @@ def test_admin_saves_a_report_and_it_is_listed_with_its_configuration(client, ad
 
 def test_formats_default_to_the_template_s(client, admin):
     body = _create(client, admin).get_json()
-    assert body["formats"] == ["pdf", "excel", "csv", "png"]
+    assert body["formats"] == ["pdf", "excel", "json"]  # the seed's revenue_analytics
     assert body["period"] == "30d" and body["start"] is None
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"formats": ["xml"]}, "formats: 'xml' is not offered by 'Revenue analytics'; allowed:"),
+        ({"formats": ["xml"]}, "formats: 'xml' is not offered by 'Revenue Analytics Report'; allowed:"),
         ({"template": "nope"}, "template: no template or saved dashboard named 'nope'"),
         ({"filters": {"colour": ["red"]}}, "filters.colour: unknown filter"),
         ({"period": "custom"}, "period: a custom period needs start and end"),

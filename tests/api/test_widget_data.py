@@ -135,7 +135,8 @@ def test_the_answer_is_what_the_dashboard_computes(app, admin, report):
     window = resolve("30d", svc.settings.report_timezone)
     used = spec.model_copy(update={"widgets": widgets_used(spec)})
     with app.server.app_context():
-        results = generate(used, window, principal(app, "admin"), svc)
+        defaults = used.default_filters.dimensions() or None  # the report's own, e.g. user_type
+        results = generate(used, window, principal(app, "admin"), svc, filters=defaults)
     assert body == {
         **widget_payload(results),
         "period": "30d",
@@ -159,7 +160,8 @@ def test_revenue_chart_data_is_daily_revenue_and_its_moving_average(app, admin):
     trend = spec.model_copy(update={"widgets": [spec.widget("revenue-trend")]})
     window = resolve("7d", svc.settings.report_timezone)
     with app.server.app_context():
-        (result,) = generate(trend, window, principal(app, "admin"), svc)
+        defaults = trend.default_filters.dimensions() or None
+        (result,) = generate(trend, window, principal(app, "admin"), svc, filters=defaults)
     frame = result.frame
     chart = body["chartData"]
     assert chart["labels"] == [pd.Timestamp(d).date().isoformat() for d in frame["date"]]

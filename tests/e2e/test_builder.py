@@ -56,7 +56,7 @@ def settled_box(page, widget_id: str, timeout: float = 5.0) -> dict[str, float]:
 
 
 def test_drag_resize_configure_save_reload(served_app, page):
-    sign_in(page, served_app, "analyst", next_path="/builder")
+    sign_in(page, served_app, "admin", next_path="/builder")
     page.wait_for_selector(".builder-canvas .react-grid-layout")
     canvas = page.locator(".builder-canvas .react-grid-layout").bounding_box()
 
@@ -133,7 +133,7 @@ def _css_id(dash_id: str) -> str:
 
 
 def test_a_stale_save_is_refused_with_a_message_and_keeps_the_edits(served_app, page, browser):
-    sign_in(page, served_app, "analyst", next_path="/builder?template=revenue_overview")
+    sign_in(page, served_app, "admin", next_path="/builder?template=revenue_overview")
     page.wait_for_selector(".builder-item[data-widget='mrr']")
     page.locator("#builder-title-input").fill("Two tabs")
     page.locator("#builder-title-input").press("Enter")
@@ -166,7 +166,7 @@ def test_a_stale_save_is_refused_with_a_message_and_keeps_the_edits(served_app, 
 
 
 def test_templates_page_clones_a_builtin_and_home_lists_recent_first(served_app, page):
-    sign_in(page, served_app, "analyst", next_path="/templates")
+    sign_in(page, served_app, "admin", next_path="/templates")
     card = page.locator("[data-key='revenue_overview']")
     card.get_by_role("button", name="Clone").click()
     page.get_by_text("Cloned as “Copy of Revenue overview”").wait_for()

@@ -55,7 +55,7 @@ def wait_until_drawn(page) -> None:
     "key", ["revenue_analytics", "user_analytics", "kpi_dashboard", "revenue_overview"]
 )
 def test_every_widget_of_the_template_draws_something(served_app, page, key):
-    sign_in(page, served_app, "analyst", next_path=f"/dashboards/{key}")
+    sign_in(page, served_app, "admin", next_path=f"/dashboards/{key}")
     page.wait_for_url(f"**/dashboards/{key}")
     wait_until_drawn(page)
     assert page.locator(".widget-error").count() == 0, page.locator(
@@ -79,7 +79,7 @@ def card_texts(page, ids: list[str]) -> dict[str, str]:
 
 def test_period_and_filters_live_in_the_url(served_app, page):
     cards = ["mrr", "arr", "clv", "churn-rate"]
-    sign_in(page, served_app, "analyst", next_path="/dashboards/revenue_analytics")
+    sign_in(page, served_app, "admin", next_path="/dashboards/revenue_analytics")
     page.wait_for_url("**/dashboards/revenue_analytics")
     before = card_texts(page, cards)
 
@@ -146,7 +146,7 @@ def test_a_failing_widget_shows_its_error_and_the_others_still_draw(
     logs = tmp_path_factory.getbasetemp().glob("served-instance*/server.log")
     instance = max(logs, key=lambda p: p.stat().st_mtime).parent  # the served app's instance
     _save_dashboard(instance)
-    sign_in(page, served_app, "analyst", next_path="/dashboards/half-broken")
+    sign_in(page, served_app, "admin", next_path="/dashboards/half-broken")
     page.wait_for_url("**/dashboards/half-broken")
     wait_until_drawn(page)
     error = page.locator(body("broken") + " .widget-error")

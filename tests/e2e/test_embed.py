@@ -53,15 +53,16 @@ def embed_app(tmp_path_factory, demo_warehouse: str, host: int) -> Iterator[tupl
 
 
 def embed_link(base: str, instance: Path, dashboard: str = "revenue_overview") -> dict:
-    """An analyst's API token (made in the app's store), then GET /api/dashboards/:id/embed."""
+    """An admin's API token (made in the app's store), then GET /api/dashboards/:id/embed (the
+    seed's table lets analysts export only user_analytics and kpi_dashboard)."""
     from security import tokens
     from store import init_store
     from store.models import User
 
     store = init_store(f"sqlite:///{instance / 'nexpo.db'}")
     with store.session() as session:
-        analyst = session.scalar(select(User.id).where(User.username == "analyst"))
-    plaintext, _ = tokens.issue(store, analyst, "e2e")
+        issuer = session.scalar(select(User.id).where(User.username == "admin"))
+    plaintext, _ = tokens.issue(store, issuer, "e2e")
     store.dispose()
     request = urllib.request.Request(
         f"{base}/api/dashboards/{dashboard}/embed?ttl_seconds=600",

@@ -20,7 +20,7 @@ DASHBOARD = "/dashboards/revenue_overview"
 
 
 def open_dashboard(page, base: str, period: str = "30d") -> None:
-    sign_in(page, base, next_path=f"{DASHBOARD}?period={period}")
+    sign_in(page, base, "admin", next_path=f"{DASHBOARD}?period={period}")
     page.wait_for_url(f"**{DASHBOARD}*")
     page.wait_for_selector("[data-testid=metric-value]", timeout=30_000)
 

@@ -95,7 +95,7 @@ def card_values(page) -> dict[str, str]:
 
 
 def test_revenue_dashboard_cards_match_sql_and_follow_the_period(served_app, page, demo_warehouse):
-    sign_in(page, served_app, "analyst", next_path="/dashboards/revenue_overview")
+    sign_in(page, served_app, "admin", next_path="/dashboards/revenue_overview")
     page.wait_for_url("**/dashboards/revenue_overview")
     assert card_values(page) == expected_cards(demo_warehouse, 30)
 

@@ -34,7 +34,7 @@ def queued_services(app, redis_url):
 def analyst(app):
     store = app.server.extensions["nexpo"].store
     with store.session() as session:
-        user_id = session.scalar(select(User.id).where(User.username == "analyst"))
+        user_id = session.scalar(select(User.id).where(User.username == "manager"))
     return load_principal(store, str(user_id))
 
 

@@ -45,7 +45,7 @@ def make_services(app):
 def analyst(app):
     store = app.server.extensions["nexpo"].store
     with store.session() as session:
-        user_id = session.scalar(select(User.id).where(User.username == "analyst"))
+        user_id = session.scalar(select(User.id).where(User.username == "manager"))
     return load_principal(store, str(user_id))
 
 
@@ -282,12 +282,12 @@ def test_only_owner_or_admin_sees_an_export(make_services, analyst, app):
     store = svc.store
     with store.session() as session:
         ids = dict(session.execute(select(User.username, User.id)).all())
-    manager, admin = (load_principal(store, str(ids[n])) for n in ("manager", "admin"))
+    other, admin = (load_principal(store, str(ids[n])) for n in ("analyst", "admin"))
     with pytest.raises(jobs.ExportRequestError):
-        jobs.get_for(svc, manager, row.id)
+        jobs.get_for(svc, other, row.id)
     assert jobs.get_for(svc, admin, row.id).id == row.id
     with pytest.raises(jobs.ExportRequestError):
-        jobs.cancel_export(svc, manager, row.id)
+        jobs.cancel_export(svc, other, row.id)
 
 
 def test_filters_must_be_honoured_by_some_widget():

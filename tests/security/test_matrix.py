@@ -166,7 +166,9 @@ def test_role_x_template_on_every_api_endpoint(app, as_role, role, key):
         svc = app.server.extensions[EXTENSION_KEY]
         with app.server.test_request_context():
             window = resolve(spec.default_period, svc.settings.report_timezone)
-            expected = [widget_json(r) for r in generate(spec, window, _principal(app, role), svc)]
+            defaults = spec.default_filters.dimensions() or None  # e.g. user_type=active
+            who = _principal(app, role)
+            expected = [widget_json(r) for r in generate(spec, window, who, svc, filters=defaults)]
         assert body["widgets"] == expected
         assert body["masked"] is (role != "admin")
         assert body["window"]["days"] <= (30 if role == "viewer" else 366)
