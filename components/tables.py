@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import dash_ag_grid as dag
@@ -25,7 +26,9 @@ def value_formatter(kind: str, currency: str = "USD") -> dict[str, str]:
     elif kind == "percent":
         body = "d3.format('.1%')(params.value)"
     else:
-        body = "Number.isInteger(params.value) ? d3.format(',')(params.value) : d3.format(',.2f')(params.value)"
+        # Whole numbers without decimals, others with two (no `Number`: dash-ag-grid evaluates
+        # these strings in a scope that has d3 and Math but not every global).
+        body = "d3.format(Math.round(params.value) == params.value ? ',' : ',.2f')(params.value)"
     return {"function": f"params.value == null ? '—' : {body}"}
 
 
@@ -75,6 +78,7 @@ def comparison_table(
 ) -> dag.AgGrid:
     """A grid of `frame` (or of its `columns`): click a header to sort, use its menu to filter."""
     frame = frame.loc[:, list(columns)] if columns else frame
+    frame = numeric_columns(frame)
     frame = _money_in_cents(frame, formats or {}, default_format)
     defs = column_defs(
         frame, formats, default_format=default_format, currency=currency, labels=labels
@@ -95,6 +99,26 @@ def comparison_table(
         className="comparison-table",
         **kwargs,
     )
+
+
+def numeric_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns whose values are all numbers (a database's DECIMAL arrives as Python
+    Decimals, or a column mixes ints and None) as floats, so they get a number format and filter
+    instead of printing 176.33333333333334."""
+    out = frame
+    for column in frame.columns:
+        series = frame[column]
+        if series.dtype != object:
+            continue
+        values = series.dropna()
+        if values.empty or not all(
+            isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+        ):
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[column] = pd.to_numeric(series, errors="coerce").astype(float)
+    return out
 
 
 def _money_in_cents(frame: pd.DataFrame, formats: Mapping[str, str], default: str) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 from flask_login import current_user
 
+from engine.templates import builtin_dashboards
 from layouts.features import page_offered
 from security.policy import AccessDenied, Resource, authorize
 
@@ -24,17 +25,20 @@ def _may_use(path: str, user: object | None) -> bool:
     if path not in NAV_ACTION or user is None:
         return True
     action, kind = NAV_ACTION[path]
-    resource = Resource(
-        kind,
-        "revenue_overview" if kind == "template" else None,
-        department=getattr(user, "department", None),
-        owner_id=getattr(user, "id", None),
-    )
-    try:
-        authorize(user, action, resource)
-    except AccessDenied:
-        return False
-    return True
+    # Scheduling is offered when the role may schedule some built-in report; building, when it
+    # may create a dashboard of its own.
+    if kind == "template":
+        resources = [Resource.template(key) for key in builtin_dashboards()]
+    else:
+        department, owner = getattr(user, "department", None), getattr(user, "id", None)
+        resources = [Resource(kind, None, department=department, owner_id=owner)]
+    for resource in resources:
+        try:
+            authorize(user, action, resource)
+        except AccessDenied:
+            continue
+        return True
+    return False
 
 
 def _nav_links(user: object | None = None) -> list[dbc.NavItem]:

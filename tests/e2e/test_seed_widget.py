@@ -136,7 +136,9 @@ def test_the_seeds_widget_shows_the_services_numbers_draws_the_chart_and_exports
     # Metric cards: one per number widget of the report, with the service's values.
     cards = page.locator(".metric-card")
     cards.first.wait_for(timeout=30_000)
-    expected_keys = [w.id for w in builtin_dashboards()[REPORT].widgets if w.type == "metric_card"]
+    spec = builtin_dashboards()[REPORT]  # metric cards, then gauges (api/widget_data.py)
+    expected_keys = [w.id for w in spec.widgets if w.type == "metric_card"]
+    expected_keys += [w.id for w in spec.widgets if w.type == "gauge"]
     assert [m["key"] for m in data["metrics"]] == expected_keys
     assert cards.count() == len(data["metrics"]) > 0
     shown = [
