@@ -257,7 +257,10 @@ EXPORT_TEST = schema(
             "seconds": {"type": "number", "minimum": 0},
             "bytes": {"type": "integer", "minimum": 1},
             "content_type": {"type": "string"},
-            "offered": {"type": "boolean", "description": "Offered by this deployment (ENABLE_*_EXPORT, API_EXPORT_FORMATS)"},
+            "offered": {
+                "type": "boolean",
+                "description": "Offered by this deployment (ENABLE_*_EXPORT, API_EXPORT_FORMATS)",
+            },
         },
     },
 )

@@ -65,7 +65,10 @@ def test_formats_default_to_the_template_s(client, admin):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"formats": ["xml"]}, "formats: 'xml' is not offered by 'Revenue Analytics Report'; allowed:"),
+        (
+            {"formats": ["xml"]},
+            "formats: 'xml' is not offered by 'Revenue Analytics Report'; allowed:",
+        ),
         ({"template": "nope"}, "template: no template or saved dashboard named 'nope'"),
         ({"filters": {"colour": ["red"]}}, "filters.colour: unknown filter"),
         ({"period": "custom"}, "period: a custom period needs start and end"),
