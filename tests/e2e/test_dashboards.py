@@ -4,6 +4,7 @@ filters in the URL, and a failing widget that breaks only itself."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,10 @@ def test_every_widget_of_the_template_draws_something(served_app, page, key):
     drawn = {w.id: page.evaluate(DRAWN, body(w.id)) for w in spec.widgets}
     assert all(n > 0 for n in drawn.values()), json.dumps(drawn)
     assert page.console_errors == []
+    # Table numbers go through the house formats: never a float's full repr (176.33333333333334).
+    cells = page.locator(".comparison-table .ag-cell").all_inner_texts()
+    raw = [c for c in cells if re.search(r"\d\.\d{4,}", c)]
+    assert not raw, raw[:5]
     if key != "revenue_overview":
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{key}.png"), full_page=True)
