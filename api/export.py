@@ -27,6 +27,7 @@ from flask import Response, jsonify, request, send_file, url_for
 
 from api import ApiError, bp, document, json_body, principal, schema
 from engine import services
+from engine.periods import PERIODS
 from engine.reports import ReportNotFound
 from exports import jobs
 from exports.jobs import ExportNotReady, ExportRequestError
@@ -222,7 +223,7 @@ _REQUEST = schema(
                 "type": "string",
                 "description": "A template key (revenue_overview), a dashboard slug or a numeric id",
             },
-            "period": {"type": "string", "enum": ["7d", "30d", "90d", "custom"], "default": "30d"},
+            "period": {"type": "string", "enum": list(PERIODS), "default": "30d"},
             "start": {"type": "string", "format": "date", "description": "period=custom only"},
             "end": {"type": "string", "format": "date", "description": "period=custom only"},
             "filters": {

@@ -33,6 +33,7 @@ from api.reports import (
     window_json,
 )
 from engine import services
+from engine.periods import PERIODS
 from engine.report_data import report_data
 from engine.saved_reports import (
     ReportChanges,
@@ -45,8 +46,9 @@ from engine.saved_reports import (
 from engine.spec import FILTER_NAMES, Period
 from engine.templates import builtin_dashboards
 from security.policy import AccessDenied
+from settings import EXPORT_FORMATS
 
-FORMATS = ["pdf", "excel", "csv", "json", "xml", "png", "svg", "jpg"]
+FORMATS = list(EXPORT_FORMATS)
 ERRORS_409 = {**ERRORS, "409": ERROR}
 
 
@@ -173,7 +175,7 @@ FILTERS = {
     "description": "Dimension filters by name (" + ", ".join(FILTER_NAMES) + ")",
     "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}},
 }
-PERIOD = {"type": "string", "enum": ["7d", "30d", "90d", "custom"]}
+PERIOD = {"type": "string", "enum": list(PERIODS)}
 DATE = {"type": "string", "format": "date"}
 REPORT_CONFIG = schema(
     "ReportConfig",

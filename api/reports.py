@@ -24,7 +24,7 @@ from sqlalchemy import select
 from api import ApiError, bp, document, page_args, paginated, principal, schema
 from engine import services
 from engine.generate import WidgetResult, run
-from engine.periods import Window
+from engine.periods import PERIODS, Window
 from engine.reports import FoundReport, ReportNotFound, find_report
 from engine.request import FILTERS, ReportRequest, ResolvedRequest, resolve
 from engine.saved_reports import (
@@ -62,7 +62,7 @@ REPORT_SUMMARY = schema(
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
             },
-            "period": {"type": "string", "enum": ["7d", "30d", "90d", "custom"]},
+            "period": {"type": "string", "enum": list(PERIODS)},
             "start": {"type": "string", "format": "date", "nullable": True},
             "end": {"type": "string", "format": "date", "nullable": True},
             "formats": {"type": "array", "items": {"type": "string"}},
@@ -481,7 +481,7 @@ document(
                 "in": "query",
                 "required": False,
                 "description": "7d, 30d, 90d or custom (then start and end); default: the report's",
-                "schema": {"type": "string", "enum": ["7d", "30d", "90d", "custom"]},
+                "schema": {"type": "string", "enum": list(PERIODS)},
             },
             {
                 "name": "start",

@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 from analytics.catalog import CATALOG, list_metrics
 from api import ApiError, schema
 from engine.dashboards import DashboardError, DashboardNotFound, ReadOnlyTemplate, StaleVersion
+from engine.periods import PERIODS
 from engine.spec import DashboardSpec
 
 WIDGET_TYPES = [
@@ -17,7 +18,7 @@ SPEC_PROPERTIES: dict[str, Any] = {
     "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
     "title": {"type": "string", "minLength": 1, "maxLength": 200},
     "description": {"type": "string"},
-    "default_period": {"type": "string", "enum": ["7d", "30d", "90d", "custom"]},
+    "default_period": {"type": "string", "enum": list(PERIODS)},
     "widgets": {
         "type": "array",
         "items": {

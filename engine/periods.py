@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+# The one list of periods a view, an export or the API may ask for (engine/request.py uses it).
+PERIODS: tuple[str, ...] = (*PERIOD_DAYS, "custom")
 
 
 class PeriodError(ValueError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from engine.periods import PERIOD_DAYS, Window, today_in
+from engine.periods import PERIOD_DAYS, PERIODS, Window, today_in
 from engine.reports import FoundReport, find_report
 from engine.services import Services
 from engine.spec import DATE_RANGE_PERIODS, FILTER_NAMES, FILTER_VALUES
@@ -29,7 +29,6 @@ from security.users import Principal
 from settings import EXPORT_FORMATS, IMAGE_FORMATS
 
 # The periods a view, an export or the API may ask for; the seed's date_range names are aliases.
-PERIODS: tuple[str, ...] = (*PERIOD_DAYS, "custom")
 PERIOD_ALIASES: dict[str, str] = dict(DATE_RANGE_PERIODS)
 # A schedule's periods: complete days before each run (engine/report_runner.py says which).
 SCHEDULE_PERIODS: tuple[str, ...] = ("auto", "previous_day", *PERIOD_DAYS, "previous_month")

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from analytics.filters import ACCOUNT_FILTERS, FILTER_NAMES, FILTER_VALUES
+from engine.periods import PERIODS
+from settings import EXPORT_FORMATS
 
 __all__ = ["FILTER_NAMES", "FILTER_VALUES", "DashboardSpec", "WidgetSpec"]
 
@@ -22,7 +24,7 @@ WidgetType = Literal[
     "table",
     "pie",
 ]
-Period = Literal["7d", "30d", "90d", "custom"]
+Period = Literal[PERIODS]  # type: ignore[valid-type]  (the one list, engine/periods.py)
 ValueFormat = Literal["money", "percent", "number"]
 # The seed's vocabulary, kept as data in the templates and validated here.
 DateRange = Literal["last_7_days", "last_30_days", "last_90_days"]
@@ -37,7 +39,7 @@ FilterName = Literal[
 ]
 RevenueType = Literal["all", "recurring", "one_time"]
 UserType = Literal["all", "active"]
-ExportFormat = Literal["pdf", "excel", "csv", "json", "xml", "png", "svg", "jpg"]
+ExportFormat = Literal[EXPORT_FORMATS]  # type: ignore[valid-type]  (the one list, settings.py)
 # The seed's schedule options; "cron" (a custom expression) only where a spec lists it.
 Frequency = Literal["daily", "weekly", "monthly", "cron"]
 # A seed visualization and the widget types that draw it.
