@@ -23,8 +23,8 @@ from engine.schedule_service.validation import schedule_fields
 from engine.schedule_service.views import as_dict, portal_users, run_dict
 from engine.services import Services
 from security import audit
-from security.policy import AccessDenied, Resource, authorize
-from security.users import Principal
+from security.policy import AccessDenied, Resource, authorize, masks_pii, row_scope
+from security.users import Principal, load_principal
 from store.models import Schedule, ScheduleRun, User
 
 
@@ -277,9 +277,28 @@ def _last_runs(session: Session, ids: list[int]) -> dict[int, ScheduleRun]:
     return {r.schedule_id: r for r in runs}
 
 
+def reader_covers_owner(services: Services, reader: Principal, schedule: Schedule) -> bool:
+    """Whether a recipient may open a file generated with the schedule owner's rights: the file
+    holds the owner's rows, masked or not as the owner sees them, so the reader must still be
+    allowed to read the report and see at least those rows and that much personal data."""
+    owner = load_principal(services.store, str(schedule.owner_id)) if schedule.owner_id else None
+    if owner is None:
+        return False
+    try:
+        authorize(reader, "read", find_report(services.store, schedule.report_ref).resource)
+    except (AccessDenied, LookupError):
+        return False
+    mine, theirs = row_scope(reader), row_scope(owner)
+    if not mine.unrestricted and (theirs.unrestricted or theirs.department != mine.department):
+        return False
+    enabled = services.settings.enable_pii_masking
+    return masks_pii(owner, enabled=enabled) or not masks_pii(reader, enabled=enabled)
+
+
 def download(services: Services, principal: Principal, run_id: int, name: str):  # noqa: ANN201
-    """(path, content type) of a run's file if `principal` may see it: they may read the schedule,
-    or the run is in their portal history. LookupError otherwise (a 404: nothing is revealed);
+    """(path, content type) of a run's file if `principal` may see it: they may read the schedule
+    (its owner, an admin), or the run is in their portal history and their own rights cover the
+    owner's (`reader_covers_owner`). LookupError otherwise (a 404: nothing is revealed);
     RunFilePurged (a 410) for a file of a run they may see that the retention purge deleted."""
     from pathlib import Path
 
@@ -291,14 +310,14 @@ def download(services: Services, principal: Principal, run_id: int, name: str): 
             raise LookupError(name)
         schedule = session.get(Schedule, run.schedule_id)
         allowed = schedule is not None and may(principal, "read", session, schedule)
-        if not allowed:
-            allowed = (
-                session.scalar(
-                    select(PortalItem.id).where(
-                        PortalItem.run_id == run_id, PortalItem.user_id == principal.id
-                    )
+        if not allowed and schedule is not None:
+            delivered = session.scalar(
+                select(PortalItem.id).where(
+                    PortalItem.run_id == run_id, PortalItem.user_id == principal.id
                 )
-                is not None
+            )
+            allowed = delivered is not None and reader_covers_owner(
+                services, principal, schedule
             )
         if not allowed:
             raise LookupError(name)
