@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from delivery.base import Bundle, DeliveryError, DeliveryResult, Recipient
@@ -18,8 +20,12 @@ class PortalChannel:
 
     name = "portal"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, may_receive: Callable[[int, int], bool] | None = None) -> None:
+        """`may_receive(user_id, run_id)`: whether the user's rights cover the run's file (the
+        schedule owner's rows and personal data); a user who may not is refused, so no report
+        history shows a file its reader could not open."""
         self.store = store
+        self.may_receive = may_receive
 
     def send(self, bundle: Bundle, recipient: Recipient) -> DeliveryResult:
         with self.store.session() as session:
@@ -32,6 +38,10 @@ class PortalChannel:
             user_id = session.scalar(query)
             if user_id is None:
                 raise PortalDeliveryError(f"no user {address!r} to add the report to")
+            if self.may_receive is not None and not self.may_receive(user_id, bundle.run_id):
+                raise PortalDeliveryError(
+                    f"{address!r} may not see this report with the owner's rows and personal data"
+                )
             item = session.scalar(
                 select(PortalItem).where(
                     PortalItem.user_id == user_id, PortalItem.run_id == bundle.run_id

@@ -26,6 +26,7 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from flask import Flask
 
 from delivery import default_channels
 from delivery.email import EmailChannel, SmtpConfig
+from delivery.portal import PortalChannel
 from delivery.storage import StorageChannel
 from delivery.webhook import WebhookChannel
 from engine.report_runner import ReportRunner
@@ -77,7 +79,31 @@ def channels_for(services: Services) -> dict[str, Channel]:
     if "storage" in channels:
         root = settings.storage_delivery_root or str(settings.instance / "deliveries")
         channels["storage"] = StorageChannel(root)
+    if "portal" in channels:
+        channels["portal"] = PortalChannel(services.store, portal_check(services))
     return channels
+
+
+def portal_check(services: Services) -> Callable[[int, int], bool]:
+    """`may_receive(user_id, run_id)` for the portal channel: the recipient's rights must cover
+    the schedule owner's (engine.schedule_service.reader_covers_owner)."""
+    from engine.schedule_service.ops import reader_covers_owner
+    from security.users import load_principal
+    from store.models import Schedule, ScheduleRun
+
+    def may_receive(user_id: int, run_id: int) -> bool:
+        reader = load_principal(services.store, str(user_id))
+        with services.store.session() as session:
+            run = session.get(ScheduleRun, run_id)
+            schedule = session.get(Schedule, run.schedule_id) if run is not None else None
+            if reader is None or schedule is None:
+                return False
+            if schedule.owner_id == user_id:
+                return True
+            session.expunge(schedule)
+        return reader_covers_owner(services, reader, schedule)
+
+    return may_receive
 
 
 def choose_executor(settings: Settings) -> str:

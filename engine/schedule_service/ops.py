@@ -316,9 +316,7 @@ def download(services: Services, principal: Principal, run_id: int, name: str): 
                     PortalItem.run_id == run_id, PortalItem.user_id == principal.id
                 )
             )
-            allowed = delivered is not None and reader_covers_owner(
-                services, principal, schedule
-            )
+            allowed = delivered is not None and reader_covers_owner(services, principal, schedule)
         if not allowed:
             raise LookupError(name)
         for f in run.files or []:

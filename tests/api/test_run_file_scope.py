@@ -103,3 +103,20 @@ def test_recipients_addresses_are_never_shown_to_anyone_but_the_owner_and_admins
     assert "cfo@example.com" in people["manager"].get(f"/api/schedules/{sid}").get_data(
         as_text=True
     )
+
+
+def test_the_portal_channel_refuses_a_recipient_whose_rights_do_not_cover_the_owners(app, people):
+    from delivery.base import Bundle, DeliveryError, Recipient
+    from workers import channels_for
+
+    svc = services_of(app)
+    sid = people["admin"].post("/api/schedules", json=WEEKLY).get_json()["id"]
+    run_id = int(_run_with_file(app, sid, []).split("/")[4])
+    portal = channels_for(svc)["portal"]
+    bundle = Bundle(
+        schedule_id=sid, schedule_name="Weekly", report_ref="revenue_overview", run_id=run_id,
+        due_at=datetime.now(UTC), timezone="UTC", artifacts=(),
+    )  # fmt: skip
+    assert portal.send(bundle, Recipient("portal", "ada2")).channel == "portal"
+    with pytest.raises(DeliveryError, match="may not see this report"):
+        portal.send(bundle, Recipient("portal", "manager"))
