@@ -69,10 +69,10 @@ def _days(rows: list[dict]) -> tuple[int, date]:
 @pytest.mark.parametrize(("role", "longest"), [("admin", 731), ("manager", 366), ("analyst", 184)])
 def test_a_widgets_own_start_is_cut_to_the_role_cap_in_the_preview(
     app,
-    bearer,
+    bearer,  # noqa: F811  (the fixture imported above)
     long_dashboard,
     role,
-    longest,  # noqa: F811
+    longest,
 ):
     client = app.server.test_client()
     with using(builders_table()):  # managers and analysts may open saved dashboards
