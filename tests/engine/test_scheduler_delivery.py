@@ -47,7 +47,7 @@ def build(store, tmp_path, clock, smtp_port, render):
         "email": EmailChannel(
             SmtpConfig("127.0.0.1", smtp_port, sender="reports@nexpo.test", timeout=5), retry=FAST
         ),
-        "webhook": WebhookChannel(retry=FAST, timeout=5),
+        "webhook": WebhookChannel(retry=FAST, timeout=5, allowed_hosts=("127.0.0.1",)),
         "storage": StorageChannel(tmp_path / "deliveries"),
         "portal": PortalChannel(store),
     }
