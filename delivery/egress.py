@@ -151,10 +151,10 @@ def refusal(ip: IPAddress) -> str | None:
         return "a multicast address"
     if ip.version == 4 and ip in _CGNAT:
         return "a carrier-grade NAT address (100.64.0.0/10)"
-    if ip.is_private or getattr(ip, "is_site_local", False):
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private or getattr(ip, "is_site_local", False):
+        return "a private address"
     if not ip.is_global:
         return "not a public address"
     return None
@@ -274,8 +274,8 @@ def post(
     EgressFailed (no answer)."""
     first = parse_target(url)
     for hop in range(max_redirects + 1):
-        target = first if hop == 0 else parse_target(url)
         try:
+            target = first if hop == 0 else parse_target(url)
             ips = addresses(target, allow, resolver)
         except EgressRefused:
             if hop == 0:

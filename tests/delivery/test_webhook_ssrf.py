@@ -1,0 +1,313 @@
+"""SSRF through webhooks, attacked: internal addresses in every spelling, DNS names and redirects that
+lead to them are refused before any socket connects; WEBHOOK_ALLOWED_HOSTS lets an operator in."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field
+
+import pytest
+
+from delivery import default_channels
+from delivery.base import RetryPolicy
+from delivery.webhook import WebhookChannel, WebhookDeliveryError
+from engine.schedules import Recipient
+from settings import Settings, SettingsError
+from tests.delivery.helpers import make_bundle
+from tests.delivery.servers import WebhookServer, webhook_server_fixture  # noqa: F401 - fixture
+
+SECRET = "whsec-ssrf"
+
+
+@dataclass
+class Network:
+    """A fake DNS (`names`) and a record of every lookup and connect. Only the test servers'
+    loopback ports may really be connected to; any other connect is recorded and fails, so no
+    packet ever leaves loopback even when the code under test is wrong."""
+
+    names: dict[str, list[str]] = field(default_factory=lambda: {"localhost": ["127.0.0.1"]})
+    open_ports: set[int] = field(default_factory=set)
+    lookups: list[str] = field(default_factory=list)
+    connects: list[tuple[str, int]] = field(default_factory=list)
+
+
+@pytest.fixture
+def network(monkeypatch) -> Network:
+    net = Network()
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(name.split("%")[0])
+        except ValueError:
+            net.lookups.append(name)
+            try:  # 0x7f000001, 127.1: numbers to the C resolver too, answered without DNS
+                return real_getaddrinfo(host, port, *args, flags=socket.AI_NUMERICHOST)
+            except socket.gaierror:
+                pass
+            answers = net.names.get(name.lower().rstrip("."))
+            if answers is None:
+                raise socket.gaierror(socket.EAI_NONAME, "unknown to the test DNS") from None
+            return [
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (a, port),
+                )
+                for a in answers
+            ]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    def connect(sock, address):
+        host, port = address[0], address[1]
+        net.connects.append((host, port))
+        if ipaddress.ip_address(host).is_loopback and port in net.open_ports:
+            return real_connect(sock, address)
+        raise ConnectionRefusedError("blocked by the test: only the test servers may be reached")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return net
+
+
+def channel(*allowed: str, attempts: int = 4, timeout: float = 2) -> WebhookChannel:
+    return WebhookChannel(
+        retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.02),
+        timeout=timeout,
+        allowed_hosts=allowed,
+        sleep=lambda _s: None,
+    )
+
+
+def send(ch: WebhookChannel, url: str, tmp_path):
+    return ch.send(make_bundle(tmp_path), Recipient("webhook", url, {"secret": SECRET}))
+
+
+def assert_refused(ch: WebhookChannel, url: str, tmp_path) -> WebhookDeliveryError:
+    with pytest.raises(WebhookDeliveryError) as failure:
+        send(ch, url, tmp_path)
+    error = failure.value
+    assert error.user_message.startswith("webhook refused: "), error.user_message
+    assert (error.status, error.attempts, error.retryable) == (None, 1, False)  # not retried
+    return error
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("0x7f000001", "loopback"),
+        ("2130706433", "loopback"),
+        ("127.1", "loopback"),
+        ("0177.0.0.1", "loopback"),
+        ("[::1]", "loopback"),
+        ("[::ffff:127.0.0.1]", "loopback"),
+        ("[::ffff:7f00:1]", "loopback"),
+        ("localhost", "loopback"),
+        ("LocalHost.", "loopback"),
+        ("169.254.169.254", "cloud metadata"),
+        ("[::ffff:169.254.169.254]", "link-local"),
+        ("10.0.0.1", "private"),
+        ("192.168.1.10", "private"),
+        ("172.16.5.4", "private"),
+        ("[fd00::1]", "private"),
+        ("[fe80::1]", "link-local"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("224.0.0.1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("[::]", "unspecified"),
+        ("240.0.0.1", "reserved"),
+    ],
+)
+def test_internal_addresses_are_refused_before_any_lookup_or_connect(
+    host, reason, network, webhook_server, tmp_path
+):
+    # The receiver listens on 127.0.0.1: without the check, the loopback spellings reach it.
+    network.open_ports.add(webhook_server.port)
+
+    error = assert_refused(channel(), f"http://{host}:{webhook_server.port}/hook", tmp_path)
+
+    assert reason in error.user_message and "WEBHOOK_ALLOWED_HOSTS" in error.user_message
+    assert webhook_server.requests == []
+    assert network.connects == [] and network.lookups == []
+
+
+def test_the_metadata_service_path_is_refused_without_a_connect(network, tmp_path):
+    assert_refused(channel(), "http://169.254.169.254/latest/meta-data/iam/", tmp_path)
+    assert_refused(channel(), "http://10.0.0.1:6379/", tmp_path)
+    assert network.connects == []
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_without_naming_the_address(
+    network, webhook_server, tmp_path
+):
+    network.open_ports.add(webhook_server.port)
+    network.names["internal.test"] = ["127.0.0.1"]
+    network.names["mixed.test"] = ["93.184.216.34", "127.0.0.1"]  # one bad record is enough
+
+    for name in ("internal.test", "mixed.test"):
+        error = assert_refused(channel(), f"http://{name}:{webhook_server.port}/", tmp_path)
+        assert "resolves to an address that is not allowed" in error.user_message
+        assert "127.0.0.1" not in error.user_message  # no DNS oracle for internal names
+
+    assert network.lookups == ["internal.test", "mixed.test"]
+    assert network.connects == [] and webhook_server.requests == []
+
+
+def test_the_checked_address_is_the_one_connected_to_even_if_dns_changes(
+    network, webhook_server, tmp_path
+):
+    """DNS rebinding: the first answer is allowed, every later one points elsewhere."""
+    network.open_ports.add(webhook_server.port)
+
+    class Rebinding(dict):
+        calls = 0
+
+        def get(self, name, default=None):
+            if name != "rebind.test":
+                return default
+            self.calls += 1
+            return ["127.0.0.1"] if self.calls == 1 else ["10.0.0.1"]
+
+    network.names = Rebinding()
+
+    result = send(channel("127.0.0.1"), f"http://rebind.test:{webhook_server.port}/hook", tmp_path)
+
+    assert result.detail["status"] == 200
+    assert network.lookups == ["rebind.test"]  # resolved once, never again by the HTTP client
+    assert network.connects == [("127.0.0.1", webhook_server.port)]
+    [received] = webhook_server.requests
+    assert received.headers["Host"] == f"rebind.test:{webhook_server.port}"  # the original Host
+
+
+@pytest.fixture
+def second_server():
+    server = WebhookServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://127.0.0.1:{port}/",
+        "http://localhost:{port}/",
+        "http://0x7f000001:{port}/",
+        "http://[::1]:{port}/",
+        "http://internal.test:{port}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "ftp://hooks.test/",
+        "http://user:pw@hooks.test:{port}/",
+    ],
+)
+def test_a_redirect_to_an_internal_address_is_refused_without_naming_it(
+    location, network, webhook_server, second_server, tmp_path
+):
+    # hooks.test is the operator's allowed receiver; it answers with a redirect to elsewhere.
+    network.open_ports.update({webhook_server.port, second_server.port})
+    network.names.update({"hooks.test": ["127.0.0.1"], "internal.test": ["127.0.0.1"]})
+    webhook_server.statuses = [307]
+    webhook_server.location = location.format(port=second_server.port)
+
+    error = assert_refused(
+        channel("hooks.test"), f"http://hooks.test:{webhook_server.port}/hook", tmp_path
+    )
+
+    assert "redirected" in error.user_message
+    assert str(second_server.port) not in error.user_message  # what it answered is not echoed
+    assert len(webhook_server.requests) == 1 and second_server.requests == []
+    assert network.connects == [("127.0.0.1", webhook_server.port)]
+
+
+def test_a_redirect_to_an_allowed_host_is_followed_with_the_same_signed_post(
+    network, webhook_server, second_server, tmp_path
+):
+    network.open_ports.update({webhook_server.port, second_server.port})
+    network.names["hooks.test"] = ["127.0.0.1"]
+    webhook_server.statuses = [308]
+    webhook_server.location = f"http://127.0.0.1:{second_server.port}/moved?v=2"
+
+    result = send(
+        channel("hooks.test", "127.0.0.1/32"), f"http://hooks.test:{webhook_server.port}/", tmp_path
+    )
+
+    assert result.detail["status"] == 200 and result.attempts == 1
+    [first], [moved] = webhook_server.requests, second_server.requests
+    assert moved.path == "/moved?v=2" and moved.body == first.body
+    assert moved.headers["X-Nexpo-Signature"] == first.headers["X-Nexpo-Signature"]
+
+
+def test_redirect_loops_stop_after_three_hops(network, webhook_server, tmp_path):
+    network.open_ports.add(webhook_server.port)
+    webhook_server.statuses = [307] * 10
+    webhook_server.location = "/again"
+
+    error = assert_refused(channel("127.0.0.1"), webhook_server.url, tmp_path)
+
+    assert "more than 3 times" in error.user_message
+    assert len(webhook_server.requests) == 4
+
+
+def test_allowed_hosts_from_the_settings_let_the_operator_reach_an_internal_receiver(
+    network, webhook_server, tmp_path
+):
+    network.open_ports.add(webhook_server.port)
+    url = f"{webhook_server.url}/hook"
+
+    def webhook_channel(**env: str) -> WebhookChannel:
+        settings = Settings.from_env(
+            {"INSTANCE_PATH": str(tmp_path / "instance"), "REPORT_PORTAL_ENABLED": "false", **env}
+        )
+        return default_channels(settings, store=None)["webhook"]  # type: ignore[arg-type]
+
+    assert_refused(webhook_channel(WEBHOOK_SECRET=SECRET), url, tmp_path / "a")
+    assert webhook_server.requests == [] and network.connects == []
+
+    allowed = webhook_channel(WEBHOOK_ALLOWED_HOSTS="127.0.0.1", WEBHOOK_SECRET=SECRET)
+    assert send(allowed, url, tmp_path / "b").detail["status"] == 200
+    assert len(webhook_server.requests) == 1
+    # A network covers every address in it, in every spelling.
+    wide = webhook_channel(WEBHOOK_ALLOWED_HOSTS="10.0.0.0/8, 127.0.0.0/8")
+    send(wide, f"http://0x7f000001:{webhook_server.port}/", tmp_path / "c")
+    assert len(webhook_server.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["hooks internal", "10.0.0.0/33", "-bad-.example", "http://x"])
+def test_a_bad_allowed_hosts_entry_stops_start_up_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="WEBHOOK_ALLOWED_HOSTS"):
+        Settings.from_env({"WEBHOOK_ALLOWED_HOSTS": value})
+
+
+def test_a_closed_port_and_a_silent_one_fail_alike(network, tmp_path):
+    """No port oracle: refused, timed out and unreachable read the same in the run history."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection (backlog) but never answers
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    ports = {"silent": silent.getsockname()[1], "closed": closed.getsockname()[1]}
+    network.open_ports.update(ports.values())
+    try:
+        messages = {}
+        for kind, port in ports.items():
+            with pytest.raises(WebhookDeliveryError) as failure:
+                send(
+                    channel("127.0.0.1", attempts=1, timeout=0.3),
+                    f"http://127.0.0.1:{port}/",
+                    tmp_path,
+                )
+            assert failure.value.status is None
+            messages[kind] = failure.value.user_message.replace(str(port), "PORT")
+    finally:
+        silent.close()
+        closed.close()
+    assert messages["silent"] == messages["closed"]
+    assert "could not connect to 127.0.0.1:PORT" in messages["silent"]
