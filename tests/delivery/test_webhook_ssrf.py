@@ -3,7 +3,10 @@ lead to them are refused before any socket connects; WEBHOOK_ALLOWED_HOSTS lets 
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 
 import pytest
 
@@ -255,3 +258,56 @@ def test_a_closed_port_and_a_silent_one_fail_alike(network, tmp_path):
         closed.close()
     assert messages["silent"] == messages["closed"]
     assert "could not connect to 127.0.0.1:PORT" in messages["silent"]
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The webhook receiver over TLS with a self-signed certificate for hooks.test only; it
+    records the server name (SNI) each client asked for."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key)]
+        + ["-out", str(cert), "-days", "2", "-subj", "/CN=hooks.test"]
+        + ["-addext", "subjectAltName=DNS:hooks.test"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = WebhookServer()
+    server.sni = []  # type: ignore[attr-defined]
+    context.sni_callback = lambda _sock, name, _ctx: server.sni.append(name)  # type: ignore[attr-defined]
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    server.cert = str(cert)  # type: ignore[attr-defined]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_https_connects_to_the_checked_address_with_the_original_name_for_sni_and_certificate(
+    network, tls_server, tmp_path
+):
+    network.open_ports.add(tls_server.port)
+    network.names["hooks.test"] = ["127.0.0.1"]
+    ch = WebhookChannel(allowed_hosts=("hooks.test", "127.0.0.1"), ca_certs=tls_server.cert)
+
+    result = send(ch, f"https://hooks.test:{tls_server.port}/hook", tmp_path)
+
+    assert result.detail["status"] == 200
+    assert tls_server.sni == ["hooks.test"]
+    assert network.connects == [("127.0.0.1", tls_server.port)]
+    [received] = tls_server.requests
+    assert received.headers["Host"] == f"hooks.test:{tls_server.port}"
+    # The certificate names hooks.test, not the address: verification is on, by the URL's name.
+    bare = WebhookChannel(
+        allowed_hosts=("127.0.0.1",),
+        ca_certs=tls_server.cert,
+        retry=RetryPolicy(attempts=1),
+    )
+    with pytest.raises(WebhookDeliveryError, match="could not connect"):
+        send(bare, f"https://127.0.0.1:{tls_server.port}/hook", tmp_path)
+    assert len(tls_server.requests) == 1
