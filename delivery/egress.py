@@ -80,7 +80,9 @@ class Target:
     """One hop's URL taken apart: what to check, where to connect, what to send as Host and SNI."""
 
     scheme: str
-    host: str  # lower case, no brackets, no trailing dot; the SNI and certificate name
+    host: (
+        str  # as spelled, lower case, no brackets or trailing dot; a name is the SNI and cert name
+    )
     port: int
     host_header: str
     path: str
@@ -189,7 +191,10 @@ def parse_target(url: str) -> Target:
         if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
             raise EgressRefused(f"{raw!r} is not a valid host name")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(scheme, host, port or SCHEMES[scheme], parts.netloc, path, literal)
+    # Host header from the parsed host (IDNA, no percent escapes), so it names what was checked.
+    shown = host if literal is None else f"[{literal}]" if literal.version == 6 else str(literal)
+    host_header = shown if port is None else f"{shown}:{port}"
+    return Target(scheme, host, port or SCHEMES[scheme], host_header, path, literal)
 
 
 def _literal(host: str, *, bracketed: bool) -> IPAddress | None:
@@ -337,10 +342,11 @@ def _pool(
         "maxsize": 1,
     }
     if target.scheme == "https":
+        name = target.host if target.literal is None else str(target.literal)
         return urllib3.HTTPSConnectionPool(
             str(ip),
-            server_hostname=target.host,
-            assert_hostname=target.host,
+            server_hostname=name,
+            assert_hostname=name,
             cert_reqs="CERT_REQUIRED",
             ca_certs=ca_certs or certifi.where(),
             **options,
