@@ -141,6 +141,27 @@ def _csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in raw.split(",") if v.strip())
 
 
+def _hosts_or_networks(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+    import re
+
+    label = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+    values = []
+    for entry in (v.strip().lower() for v in raw.split(",") if v.strip()):
+        value = entry.strip("[]")
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            value = value.rstrip(".")
+            if not value or not all(label.match(part) for part in value.split(".")):
+                raise SettingsError(
+                    f"{name}={raw!r}: {entry!r} is neither a host name nor an IP address or "
+                    "network (such as hooks.internal, 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        values.append(value)
+    return tuple(values)
+
+
 def _timezone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw.strip())
@@ -294,6 +315,13 @@ class Settings:
     )
     webhook_secret: str = _var(
         "", _str, "Default HMAC-SHA256 signing secret for webhooks that have none of their own"
+    )
+    webhook_allowed_hosts: tuple[str, ...] = _var(
+        "",
+        _hosts_or_networks,
+        "Hosts and IPs/networks webhooks may reach although internal (loopback, private, "
+        "link-local...), e.g. hooks.internal,10.0.0.0/8; anyone who may schedule can then reach "
+        "every port of them",
     )
     storage_delivery_root: str = _var(
         "", _str, "Folder that storage recipients write under (default: instance/deliveries)"

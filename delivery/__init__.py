@@ -39,7 +39,9 @@ def default_channels(settings: Settings, store: Store, **overrides: Any) -> dict
     if settings.email_delivery_enabled:
         channels["email"] = EmailChannel(SmtpConfig.from_settings(settings))
     if settings.webhook_delivery_enabled:
-        channels["webhook"] = WebhookChannel()
+        channels["webhook"] = WebhookChannel(
+            default_secret=settings.webhook_secret, allowed_hosts=settings.webhook_allowed_hosts
+        )
     if settings.file_storage_enabled:
         channels["storage"] = StorageChannel(settings.instance / "deliveries")
     channels.update(overrides)

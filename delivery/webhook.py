@@ -1,5 +1,8 @@
 """Webhook delivery: a signed JSON POST, retried with exponential backoff on 5xx and network errors.
 
+Every hop's address is checked before it is connected to (delivery/egress.py): loopback, private,
+link-local, multicast and similar addresses are refused unless WEBHOOK_ALLOWED_HOSTS lists them.
+
 Receivers verify a request with `verify_signature`:
   * `X-Nexpo-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the webhook secret>`
   * `X-Nexpo-Timestamp: <unix seconds>`, also present as `sent_at` inside the signed body, so a
@@ -14,11 +17,10 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import requests
-
+from delivery import egress
 from delivery.base import (
     Bundle,
     DeliveryError,
@@ -116,27 +118,33 @@ class WebhookChannel:
         default_secret: str = "",
         timeout: float = 10.0,
         retry: RetryPolicy = WEBHOOK_RETRY,
-        session: requests.Session | None = None,
+        allowed_hosts: Iterable[str] = (),
+        resolver: egress.Resolver | None = None,
+        ca_certs: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.default_secret = default_secret
         self.timeout = timeout
         self.retry = retry
-        self.session = session or requests.Session()
+        self.allow = egress.AllowList.parse(allowed_hosts)
+        self.resolver = resolver
+        self.ca_certs = ca_certs
         self._sleep = sleep
         self._clock = clock
 
     def send(self, bundle: Bundle, recipient: Recipient) -> DeliveryResult:
         url = recipient.address
-        if not url.startswith(("http://", "https://")):
-            raise WebhookDeliveryError(f"webhook address {url!r} is not an http(s) URL")
+        try:
+            host = egress.parse_target(url).host_header
+        except egress.EgressRefused as exc:
+            raise WebhookDeliveryError(f"webhook refused: {exc.user_message}") from None
         secret = str(recipient.options.get("secret") or self.default_secret)
         if not secret:
             raise WebhookDeliveryError("the webhook has no signing secret")
         delivery_id = f"run-{bundle.run_id}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
-        def attempt(_number: int) -> requests.Response:
+        def attempt(_number: int) -> int:
             sent_at = int(self._clock())
             body = json.dumps(
                 payload(bundle, sent_at=sent_at, delivery_id=delivery_id), separators=(",", ":")
@@ -149,40 +157,40 @@ class WebhookChannel:
                 DELIVERY_HEADER: delivery_id,
             }
             try:
-                response = self.session.post(
-                    url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                status = egress.post(
+                    url,
+                    body,
+                    headers,
+                    allow=self.allow,
+                    timeout=self.timeout,
+                    resolver=self.resolver,
+                    ca_certs=self.ca_certs,
                 )
-            except requests.Timeout as exc:
+            except egress.EgressRefused as exc:
+                # Permanent, and nothing was sent: no status, no answer to report.
+                raise WebhookDeliveryError(f"webhook refused: {exc.user_message}") from None
+            except egress.EgressFailed as exc:
+                # One message for refused, reset, timeout, TLS and DNS: no port or status oracle.
                 raise TransientError(
-                    f"{_host(url)} did not answer within {self.timeout:g}s"
-                ) from exc
-            except requests.ConnectionError as exc:
-                raise TransientError(f"could not connect to {_host(url)}") from exc
-            if 200 <= response.status_code < 300:
-                return response
-            if response.status_code >= 500 or response.status_code in RETRYABLE_4XX:
-                raise TransientError(f"{_host(url)} answered HTTP {response.status_code}")
-            raise WebhookDeliveryError(
-                f"{_host(url)} answered HTTP {response.status_code}", status=response.status_code
-            )
+                    f"{exc.user_message} (or it did not answer within {self.timeout:g}s)"
+                ) from None
+            if 200 <= status < 300:
+                return status
+            if status >= 500 or status in RETRYABLE_4XX:
+                raise TransientError(f"{host} answered HTTP {status}")
+            raise WebhookDeliveryError(f"{host} answered HTTP {status}", status=status)
 
-        response, attempts = with_retries(attempt, self.retry, _fail, sleep=self._sleep)
+        status, attempts = with_retries(attempt, self.retry, _fail, sleep=self._sleep)
         return DeliveryResult(
             self.name,
             recipient.label,
             attempts,
-            {"status": response.status_code, "delivery_id": delivery_id},
+            {"status": status, "delivery_id": delivery_id},
         )
 
 
 def _fail(reason: str, attempts: int) -> WebhookDeliveryError:
     return WebhookDeliveryError(reason, attempts=attempts, retryable=True)
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc or url
 
 
 def secrets_of(recipients: Mapping[str, Any]) -> list[str]:

@@ -37,7 +37,6 @@ from delivery import default_channels
 from delivery.email import EmailChannel, SmtpConfig
 from delivery.portal import PortalChannel
 from delivery.storage import StorageChannel
-from delivery.webhook import WebhookChannel
 from engine.report_runner import ReportRunner
 from engine.scheduler import Executor, Scheduler, ThreadExecutor
 from engine.schedules import Artifact, Channel
@@ -74,8 +73,6 @@ def channels_for(services: Services) -> dict[str, Channel]:
             SmtpConfig.from_settings(settings),
             max_attachment_bytes=settings.email_max_attachment_mb * 1024 * 1024,
         )
-    if "webhook" in channels:
-        channels["webhook"] = WebhookChannel(default_secret=settings.webhook_secret)
     if "storage" in channels:
         root = settings.storage_delivery_root or str(settings.instance / "deliveries")
         channels["storage"] = StorageChannel(root)

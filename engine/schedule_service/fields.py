@@ -184,7 +184,10 @@ def _entries(raw: Any, field: str) -> list[Any]:
 
 
 def _recipients(
-    raw: Any, previous: Mapping[str, Any] | None, default_secret: str
+    raw: Any,
+    previous: Mapping[str, Any] | None,
+    default_secret: str,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> dict[str, list[Any]]:
     if raw in (None, ""):
         raw = {}
@@ -207,7 +210,7 @@ def _recipients(
         for i, entry in enumerate(entries):
             where = f"recipients.{channel}[{i}]"
             if channel == "webhook":
-                clean.append(_webhook(entry, where, old_secrets, default_secret))
+                clean.append(_webhook(entry, where, old_secrets, default_secret, allowed_hosts))
                 continue
             if not isinstance(entry, str | int) or not str(entry).strip():
                 raise FieldError(where, "expected a non-empty text")
@@ -229,15 +232,27 @@ def _recipients(
 
 
 def _webhook(
-    entry: Any, where: str, old_secrets: Mapping[str, Any], default_secret: str
+    entry: Any,
+    where: str,
+    old_secrets: Mapping[str, Any],
+    default_secret: str,
+    allowed_hosts: tuple[str, ...],
 ) -> dict[str, str]:
+    from delivery import egress
+
     if isinstance(entry, str):
         entry = {"url": entry}
     if not isinstance(entry, Mapping):
         raise FieldError(where, 'expected a URL or {"url": ..., "secret": ...}')
     url = str(entry.get("url") or "").strip()
-    if not re.match(r"^https?://[^\s/]+", url):
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
         raise FieldError(f"{where}.url", f"{url!r} is not an http(s) URL")
+    # A literal address (in any spelling) or localhost is refused now; a name that resolves to
+    # one is refused when the webhook is sent (DNS can change in between).
+    try:
+        egress.check_literal(egress.parse_target(url), egress.AllowList.parse(allowed_hosts))
+    except egress.EgressRefused as exc:
+        raise FieldError(f"{where}.url", exc.user_message) from None
     secret = entry.get("secret")
     if secret in (None, "", REDACTED):
         secret = old_secrets.get(url)

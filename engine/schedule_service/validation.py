@@ -107,6 +107,7 @@ def schedule_fields(
             merged.get("recipients"),
             current.recipients if current is not None else None,
             settings.webhook_secret,
+            settings.webhook_allowed_hosts,
         ),
         "only_if_changed": only,
         "paused": paused,

@@ -182,6 +182,45 @@ def test_validation_errors_are_400_naming_the_field(admin, change, field):
     assert response.get_json()["message"].startswith(f"{field}: "), response.get_json()
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:6379/", "127.0.0.1 is a loopback address"),
+        ("http://0x7f000001/", "0x7f000001 (127.0.0.1) is a loopback address"),
+        ("http://2130706433:8080/", "2130706433 (127.0.0.1) is a loopback address"),
+        ("http://[::1]/", "::1 is a loopback address"),
+        ("http://[::ffff:127.0.0.1]/", "is a loopback address (inside an IPv6 address)"),
+        ("http://localhost:5432/", "localhost is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata service"),
+        ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+        ("https://user:pw@hooks.example.com/", "must not contain a user name or password"),
+    ],
+)
+def test_a_webhook_to_an_internal_address_is_400_naming_the_field(admin, url, reason):
+    body = {**WEEKLY, "recipients": {"webhook": [{"url": url, "secret": "wh-secret-123"}]}}
+    response = admin.post("/api/schedules", json=body)
+    assert response.status_code == 400, response.get_json()
+    message = response.get_json()["message"]
+    assert message.startswith("recipients.webhook[0].url: ") and reason in message, message
+    if "@" not in url:
+        assert "WEBHOOK_ALLOWED_HOSTS" in message
+
+
+def test_internal_webhooks_are_saved_when_allowed_and_names_are_checked_when_sent(
+    app, admin, monkeypatch
+):
+    svc = services_of(app)
+    hooks = {"webhook": [{"url": "http://10.1.2.3:8080/hook", "secret": "wh-secret-123"}]}
+    assert admin.post("/api/schedules", json={**WEEKLY, "recipients": hooks}).status_code == 400
+    monkeypatch.setattr(
+        svc, "settings", svc.settings.replace(webhook_allowed_hosts=("10.0.0.0/8",))
+    )
+    assert admin.post("/api/schedules", json={**WEEKLY, "recipients": hooks}).status_code == 201
+    # A name is not resolved when saving (DNS can change before the run): delivery checks it.
+    named = {"webhook": [{"url": "https://hooks.internal/x", "secret": "wh-secret-123"}]}
+    assert admin.post("/api/schedules", json={**WEEKLY, "recipients": named}).status_code == 201
+
+
 def test_non_json_body_is_400(admin):
     response = admin.post("/api/schedules", data="x", content_type="text/plain")
     assert response.status_code == 400
@@ -269,9 +308,11 @@ def _csv_sections(text: str) -> dict[str, list[list[str]]]:
 
 
 def test_run_now_emails_the_revenue_report_and_signs_the_webhook(
-    app, admin, smtp_server, webhook_server
+    app, admin, smtp_server, webhook_server, monkeypatch
 ):
     svc = services_of(app)
+    # The receiver runs on loopback, which webhooks may reach only when the operator allows it.
+    monkeypatch.setattr(svc, "settings", svc.settings.replace(webhook_allowed_hosts=("127.0.0.1",)))
     body = {
         **WEEKLY,
         "name": "Revenue for finance",

@@ -62,11 +62,13 @@ class Received:
 
 
 class WebhookServer:
-    """A threaded HTTP server that records POSTs and answers with the next scripted status."""
+    """A threaded HTTP server that records POSTs and answers with the next scripted status (a 3xx
+    sends `location` as its Location header)."""
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []  # consumed one per request; 200 once empty
+        self.location = ""
         self.lock = threading.Lock()
         outer = self
 
@@ -77,6 +79,8 @@ class WebhookServer:
                     outer.requests.append(Received(self.path, dict(self.headers.items()), body))
                     status = outer.statuses.pop(0) if outer.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400 and outer.location:
+                    self.send_header("Location", outer.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -84,8 +88,11 @@ class WebhookServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()

@@ -22,6 +22,7 @@ def channel(sleeps: list[float] | None = None, **kwargs) -> WebhookChannel:
     return WebhookChannel(
         retry=FAST,
         timeout=2,
+        allowed_hosts=("127.0.0.1",),  # the receivers run on loopback (test_webhook_ssrf.py)
         sleep=(sleeps.append if sleeps is not None else lambda _s: None),
         **kwargs,
     )

@@ -47,7 +47,11 @@ def test_two_schedulers_on_one_postgres_deliver_every_run_exactly_once(
     for name in ("a", "b"):
         store = Store(pg_database)  # its own engine and connection pool, like another app instance
         settings = make_settings(tmp_path / f"instance-{name}", report_concurrent_limit="3")
-        channels = {"webhook": WebhookChannel(retry=RetryPolicy(attempts=2, base_delay=0.01))}
+        channels = {
+            "webhook": WebhookChannel(
+                retry=RetryPolicy(attempts=2, base_delay=0.01), allowed_hosts=("127.0.0.1",)
+            )
+        }
         instances.append(
             Scheduler(
                 store,

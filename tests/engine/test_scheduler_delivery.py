@@ -17,10 +17,12 @@ from delivery import (
     SmtpConfig,
     StorageChannel,
     WebhookChannel,
+    default_channels,
 )
 from delivery.webhook import verify_signature
 from engine.scheduler import Scheduler, create_schedule, history
 from store.models import PortalItem, Schedule, User
+from tests.delivery.network import network_fixture  # noqa: F401 - fixture
 from tests.delivery.servers import SmtpServer, smtp_server_fixture, webhook_server_fixture  # noqa: F401 - fixtures
 from tests.engine.scheduler_support import Clock, CsvReport, make_settings, utc
 
@@ -47,7 +49,7 @@ def build(store, tmp_path, clock, smtp_port, render):
         "email": EmailChannel(
             SmtpConfig("127.0.0.1", smtp_port, sender="reports@nexpo.test", timeout=5), retry=FAST
         ),
-        "webhook": WebhookChannel(retry=FAST, timeout=5),
+        "webhook": WebhookChannel(retry=FAST, timeout=5, allowed_hosts=("127.0.0.1",)),
         "storage": StorageChannel(tmp_path / "deliveries"),
         "portal": PortalChannel(store),
     }
@@ -172,3 +174,55 @@ def test_smtp_server_stopped_mid_run_gives_retries_then_a_recorded_failure_and_t
     assert len(revived.messages) == 1
     with store.session() as s:
         assert [r.state for r in history(s, sid)] == ["succeeded", "failed"]
+
+
+def test_webhooks_to_internal_addresses_fail_in_the_run_history_without_a_connect(
+    store, tmp_path, clock, owner, network, webhook_server
+):
+    """SSRF through a stored schedule (saved before the check, or a name that resolves inward):
+    nothing connects, and the run history says "refused" with no status or answer to read."""
+    network.open_ports.add(webhook_server.port)
+    network.names["redis.internal.test"] = ["127.0.0.1"]
+    settings = make_settings(tmp_path / "instance", WEBHOOK_SECRET=SECRET)
+    scheduler = Scheduler(
+        store,
+        settings,
+        CsvReport(tmp_path / "out"),
+        {"webhook": default_channels(settings, store)["webhook"]},
+        clock=clock,
+    )
+    targets = [
+        f"{webhook_server.url}/hook",
+        "http://0x7f000001:6379/",
+        "http://169.254.169.254/latest/meta-data/",
+        f"http://redis.internal.test:{webhook_server.port}/",
+    ]
+    with store.session() as s:
+        sid = create_schedule(
+            s,
+            now=clock(),
+            name="Probe",
+            report_ref="revenue_analytics",
+            cron="0 9 * * 1",
+            timezone="Europe/Berlin",
+            params={"period": "7d"},
+            formats={"csv": True},
+            recipients={"webhook": targets},
+            owner_id=owner,
+        ).id
+    clock.set(utc(2026, 3, 30, 7, 0, 5))
+    try:
+        scheduler.run_pending()
+    finally:
+        scheduler.stop()
+
+    with store.session() as s:
+        [run] = history(s, sid)
+        deliveries = {d.recipient: d for d in run.deliveries}
+        assert run.state == "failed"
+        assert [deliveries[t].state for t in targets] == ["failed"] * 4
+        for delivery in (deliveries[t] for t in targets):
+            assert delivery.error.startswith("webhook refused: "), delivery.error
+            assert delivery.attempts == 1 and "status" not in (delivery.detail or {})
+            assert "HTTP" not in delivery.error
+    assert webhook_server.requests == [] and network.connects == []
