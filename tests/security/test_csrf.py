@@ -1,4 +1,4 @@
-"""The cross-site check of session requests (security/origin.py), and the API refusing them."""
+"""The cross-site check of session requests (security/csrf.py), and the API refusing them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from security import tokens
-from security.origin import cross_site_refusal
+from security.csrf import cross_site_refusal
 from store.models import Export, User
 
 HOST = "reports.example:8050"
