@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask, Response, redirect, render_template_string, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
 
 from security import audit, auth
 from security.csrf import cross_site_refusal, form_token, form_token_ok
-from security.users import LoginError, authenticate, end_sessions
+from security.users import LoginError, authenticate, end_sessions, set_password
 from store import Store
+from store.models import User
+
+MIN_PASSWORD = 10
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -121,5 +126,28 @@ def init_app(
         logout_user()
         session.clear()
         return redirect(url_for("login"))
+
+    @server.cli.command("set-password")
+    @click.argument("username")
+    @click.password_option(help="The new password (asked twice when not given)")
+    def set_password_command(username: str, password: str) -> None:
+        """Give USERNAME a new password and end their existing sessions."""
+        if len(password) < MIN_PASSWORD:
+            raise click.ClickException(f"The password needs at least {MIN_PASSWORD} characters.")
+        with store.session() as db:
+            user_id = db.scalar(select(User.id).where(User.username == username.strip()))
+        if user_id is None:
+            raise click.ClickException(f"No user named {username!r}.")
+        set_password(store, user_id, password)
+        audit.record(
+            store,
+            principal=None,
+            username="cli",
+            action="user.update",
+            target=f"user:{username.strip()}",
+            detail={"changed": "password", "via": "cli"},
+            enabled=audit_enabled,
+        )
+        click.echo(f"Password of {username.strip()} changed; their sessions have ended.")
 
     return manager

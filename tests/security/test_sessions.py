@@ -212,3 +212,25 @@ def test_an_embed_of_an_issuer_who_was_deleted_is_refused(app):
     with store_of(app).session() as s:
         s.delete(s.get(User, issuer.id))
     assert_embed_refused(app.server.test_client(), token)
+
+
+def test_the_set_password_command_ends_sessions_and_the_new_password_works(app):
+    user = new_user(app)
+    client = signed_in(app, user.username)
+    runner = app.server.test_cli_runner()
+    short = runner.invoke(args=["set-password", user.username, "--password", "short"])
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    assert_signed_in(client)
+    result = runner.invoke(args=["set-password", user.username, "--password", "new-password-99"])
+    assert result.exit_code == 0, result.output
+    assert_signed_out(client)
+    fresh = app.server.test_client()
+    page = fresh.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = fresh.post(
+        "/login",
+        data={"username": user.username, "password": "new-password-99", "csrf_token": token},
+    )
+    assert answer.status_code == 302
+    unknown = runner.invoke(args=["set-password", "nobody-here", "--password", "new-password-99"])
+    assert unknown.exit_code != 0 and "No user named" in unknown.output
