@@ -15,8 +15,8 @@ How it works in a cross-site iframe without third-party cookies:
 - Only this module's callbacks may run through `/embed/<token>/_dash-update-component`
   (`EMBED_MODULE`): an embed token cannot drive the app's other callbacks, and the callback graph
   sent to the page lists only these.
-- The token also rides in the page's `dcc.Store`, and each callback verifies it again and checks
-  it equals the path token. The callbacks take only the period from the page, and only one of
+- The token also rides in the page's `dcc.Store`, and each callback checks it equals the path
+  token this request verified (or, reached any other way, verifies it itself). The callbacks take only the period from the page, and only one of
   7d/30d/90d (the locked one when the token locks it); the dashboard, the rows (the issuer's
   department), the date cap (the issuer's role) and masking (always) come from the verified
   claims — editing the page's state cannot widen access.
@@ -240,12 +240,14 @@ def init_app(app: dash.Dash) -> None:
 
 
 def verified(state: Any) -> tuple[EmbedClaims, str]:
-    """(claims, period) for the page's state, verified again; EmbedTokenError otherwise."""
+    """(claims, period) for the page's state, verified; EmbedTokenError otherwise. The state's
+    token must be the path's, which this request's authentication verified (issuer included);
+    called outside such a request, the token is verified here."""
     token = state.get("token") if isinstance(state, dict) else None
-    claims = verify(token)
     path_token = g.get("embed_token")
     if path_token is not None and token != path_token:
         raise EmbedTokenError("tampered")
+    claims = g.embed_claims if path_token is not None else verify(token)
     locked = claims.filters.get("period")
     if locked in PERIOD_DAYS:
         return claims, locked
