@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from pages import embed as embed_page
     from security import headers, logscrub, ratelimit
 
-    embed_page.init_app(app)  # /embed/<token>: verified token on every request, no session
+    embed_page.init_app(app)  # /embed/<token>: the auth pipeline's embed step
     admin_users.init_app(server)  # a direct load of /admin/... by a non-admin answers 403
     headers.init_app(server, settings, app)  # CSP, HSTS behind TLS, nosniff, frame options
     ratelimit.init_app(server, store, audit_enabled=settings.enable_audit_log)  # login 429s

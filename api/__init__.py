@@ -2,31 +2,29 @@
 
 Route modules (api/dashboards.py, api/export.py, api/schedules.py, ...) add their routes to `bp`
 and describe them with `document(path, method, operation)`; `init_app` registers the blueprint.
-A session (cookie) request that a browser says comes from another site's page is refused with 403
-before any route runs (security/origin.py); bearer-token requests are not ambient, so not checked.
+Who is calling (bearer token or session) is resolved before any route runs, in the one
+authentication pipeline (security/auth.py), which also refuses a session request that a browser
+says comes from another site's page (403, security/csrf.py); `principal()` returns the caller.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from flask_login import current_user
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from engine import services
 from engine.reports import ReportNotFound
 from engine.request import RequestError
-from security import tokens
-from security.origin import cross_site_refusal
+from security import auth
 from security.policy import AccessDenied
 from security.users import Principal
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 PATHS: dict[str, dict[str, Any]] = {}
 SCHEMAS: dict[str, Any] = {}
-PUBLIC_PATHS = {"/api/openapi.json"}
+PUBLIC_PATHS = auth.PUBLIC_PATHS
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -56,31 +54,13 @@ def schema(name: str, definition: dict[str, Any]) -> dict[str, str]:
 
 
 def principal() -> Principal:
-    """Who is calling: set by the blueprint's authentication for every non-public route."""
-    return g.api_principal
-
-
-@bp.before_request
-def authenticate() -> Response | None:
-    if request.path in PUBLIC_PATHS:
-        return None
-    header = request.headers.get("Authorization")
-    if header:
-        store = services.current().store
-        found = tokens.verify(store, tokens.bearer_token(header))
-        if found is None:
-            return error(
-                401, "unauthorized", "The API token is missing, malformed, revoked or unknown."
-            )
-        g.api_principal = found
-        return None
-    if current_user.is_authenticated:
-        refused = cross_site_refusal(request.method, request.headers, request.host)
-        if refused:  # CSRF: a session request from another site's page (security/origin.py)
-            return error(403, "cross_site", refused)
-        g.api_principal = current_user._get_current_object()
-        return None
-    return error(401, "unauthorized", "Send 'Authorization: Bearer <token>' or sign in first.")
+    """Who is calling: resolved by security/auth.py before any non-public route runs."""
+    found = auth.caller().principal
+    if found is None:  # a public route asked: never reached by the routes that call this
+        raise ApiError(
+            401, "unauthorized", "Send 'Authorization: Bearer <token>' or sign in first."
+        )
+    return found
 
 
 @bp.errorhandler(ApiError)

@@ -11,8 +11,8 @@ from flask import request
 from flask_login import current_user
 
 from engine import services
-from pages.admin_users import csrf_ok, csrf_token
 from security import audit, tokens
+from security.csrf import form_token, form_token_ok
 
 dash.register_page(__name__, path="/account", name="Account", title="Account · Nexpo Reports")
 
@@ -67,7 +67,7 @@ def layout(**_params: Any) -> html.Div:
                 + (f" · {user.department}" if user.department else ""),
                 className="text-secondary",
             ),
-            dcc.Store(id=IDS.CSRF, data=csrf_token()),
+            dcc.Store(id=IDS.CSRF, data=form_token()),
             html.H2("API tokens", className="h5 mt-4"),
             html.P(
                 "Scripts call the API with 'Authorization: Bearer <token>'. A token acts as you, "
@@ -122,7 +122,7 @@ def _audit(action: str, target: str, detail: dict[str, Any]) -> None:
 def on_create_token(
     _clicks: int | None, csrf: str | None, name: str | None
 ) -> tuple[Any, Any, Any]:
-    if not csrf_ok(csrf):
+    if not form_token_ok(csrf):
         return (
             dbc.Alert("This form expired. Reload the page.", color="danger"),
             dash.no_update,
@@ -154,7 +154,7 @@ def on_revoke_token(
     _clicks: int | None, csrf: str | None, token_id: int | None
 ) -> tuple[Any, Any, Any]:
     no = dash.no_update
-    if not csrf_ok(csrf):
+    if not form_token_ok(csrf):
         return dbc.Alert("This form expired. Reload the page.", color="danger"), no, no
     if token_id is None:
         return dbc.Alert("Choose a token.", color="warning"), no, no

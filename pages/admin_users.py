@@ -1,27 +1,28 @@
 """/admin/users: list users, create one, change a user's role and department, deactivate — admins only.
 
 Every callback checks the policy again (`authorize(..., Resource("user"))`), carries the session's
-CSRF token (a JSON callback cannot be sent by a cross-site form anyway; this is belt and braces),
-and audits what it changed (user.create, user.update) or the denial.
+form token (security/csrf.py; callbacks from another site are already refused by the cross-site
+check, this is belt and braces), and audits what it changed (user.create, user.update) or the
+denial. Changing a user's role, department or active flag ends their sessions at once.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
-from flask import Flask, render_template_string, request, session
+from flask import Flask, render_template_string, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from engine import services
 from security import audit
+from security.csrf import form_token, form_token_ok
 from security.policy import AccessDenied, Resource, authorize
-from security.users import create_user
+from security.users import create_user, end_sessions
 from store.models import ROLES, User
 
 dash.register_page(__name__, path="/admin/users", name="Users", title="Users · Nexpo Reports")
@@ -46,18 +47,6 @@ class IDS:
     EDIT_DEPARTMENT = "admin-users-edit-department-input"
     EDIT_ACTIVE = "admin-users-edit-active-switch"
     SAVE = "admin-users-save-button"
-
-
-def csrf_token() -> str:
-    """The session's CSRF token (the one the login form uses)."""
-    token = session.get("csrf_token")
-    if not token:
-        token = session["csrf_token"] = secrets.token_urlsafe(24)
-    return token
-
-
-def csrf_ok(token: Any) -> bool:
-    return isinstance(token, str) and secrets.compare_digest(token, session.get("csrf_token", ""))
 
 
 def admin_check(action: str, kind: str = "user") -> Any:
@@ -208,7 +197,7 @@ def layout(**_params: Any) -> html.Div:
     return html.Div(
         [
             html.H1("Users", className="h4 mb-3"),
-            dcc.Store(id=IDS.CSRF, data=csrf_token()),
+            dcc.Store(id=IDS.CSRF, data=form_token()),
             html.Div(id=IDS.MESSAGE, role="status"),
             dbc.Row(
                 [
@@ -251,7 +240,7 @@ def on_create_user(
 ) -> tuple[Any, Any, Any]:
     svc = services.current()
     no = dash.no_update
-    if not csrf_ok(csrf):
+    if not form_token_ok(csrf):
         return _alert("This form expired. Reload the page.", False), no, no
     try:
         who = admin_check("create")
@@ -338,7 +327,7 @@ def on_save_user(
 ) -> tuple[Any, Any, Any]:
     svc = services.current()
     no = dash.no_update
-    if not csrf_ok(csrf):
+    if not form_token_ok(csrf):
         return _alert("This form expired. Reload the page.", False), no, no
     try:
         who = admin_check("update")
@@ -363,7 +352,9 @@ def on_save_user(
         before = {"role": user.role, "department": user.department, "active": user.is_active}
         user.role, user.department, user.is_active = new_role, department, bool(active)
         after = {"role": user.role, "department": user.department, "active": user.is_active}
-        name = user.username
+        name, changed_id = user.username, user.id
+    if after != before:  # the old role's (or a deactivated user's) cookies must stop working
+        end_sessions(svc.store, changed_id)
     audit.record(
         svc.store,
         principal=who,

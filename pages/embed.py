@@ -6,17 +6,17 @@ How it works in a cross-site iframe without third-party cookies:
   `requests_pathname_prefix` set to `/embed/<token>/`, so every request the page makes afterwards
   — layout, callback graph, every callback, Plotly's lazily loaded bundle — goes to
   `/embed/<token>/_dash-...` and carries the token in its path. No cookie is read or set.
-- `verify_embed_request`, the first before_request of the server, verifies that path token on
-  every `/embed/...` request (signature, expiry, revocation in the metadata store) and stores the
-  claims in `g.embed_claims`. It pins flask-login's user to anonymous for the request, so a
-  session cookie the browser may still send never acts. A bad token answers a clear 403 page
-  (or JSON for Dash's own requests) and is audited: never data. The session guard
-  (security/login.py) lets `/embed/` requests through only when `g.embed_claims` is set.
+- `resolve_embed`, the embed step of the one authentication pipeline (security/auth.py), verifies
+  that path token on every `/embed/...` request (signature, expiry, revocation in the metadata
+  store, and the issuer as they are now: active, still allowed to export this dashboard, the same
+  row scope) and stores the claims in `g.embed_claims`. The pipeline keeps flask-login's user
+  anonymous for the request, so a session cookie the browser may still send never acts. A bad
+  token answers a clear 403 page (or JSON for Dash's own requests) and is audited: never data.
 - Only this module's callbacks may run through `/embed/<token>/_dash-update-component`
   (`EMBED_MODULE`): an embed token cannot drive the app's other callbacks, and the callback graph
   sent to the page lists only these.
-- The token also rides in the page's `dcc.Store`, and each callback verifies it again and checks
-  it equals the path token. The callbacks take only the period from the page, and only one of
+- The token also rides in the page's `dcc.Store`, and each callback checks it equals the path
+  token this request verified (or, reached any other way, verifies it itself). The callbacks take only the period from the page, and only one of
   7d/30d/90d (the locked one when the token locks it); the dashboard, the rows (the issuer's
   department), the date cap (the issuer's role) and masking (always) come from the verified
   claims — editing the page's state cannot widen access.
@@ -42,9 +42,15 @@ from engine.periods import PERIOD_DAYS
 from engine.reports import ReportNotFound, find_report
 from engine.request import ReportRequest, ResolvedRequest, resolve
 from layouts.embed import IDS, embed_error, embed_shell
-from security import audit
-from security.embed import EmbedClaims, EmbedTokenError, store_is_revoked, verify_embed_token
-from security.policy import AccessDenied
+from security import audit, auth
+from security.embed import (
+    EmbedClaims,
+    EmbedTokenError,
+    embed_issuer,
+    store_is_revoked,
+    verify_embed_token,
+)
+from security.policy import AccessDenied, EmbedPrincipal, authorize, embed_scope
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +70,29 @@ ERROR_PAGE = """<!doctype html>
 
 
 def verify(token: Any) -> EmbedClaims:
-    """The claims of `token` (EmbedTokenError when it is not valid now)."""
+    """The claims of `token` (EmbedTokenError when it is not valid now, or its issuer's access
+    has ended since they shared it)."""
     svc = services.current()
-    return verify_embed_token(
+    claims = verify_embed_token(
         svc.settings.embed_secret, token, datetime.now(UTC), store_is_revoked(svc.store)
     )
+    check_issuer(claims)
+    return claims
+
+
+def check_issuer(claims: EmbedClaims) -> None:
+    """EmbedTokenError("withdrawn") unless the issuer, read from the store now, is active, may
+    still export the dashboard, and has the row scope and role the link carries."""
+    svc = services.current()
+    issuer = embed_issuer(svc.store, claims.jti)
+    if issuer is None or embed_scope(issuer) != claims.scope:
+        raise EmbedTokenError("withdrawn")
+    try:
+        authorize(issuer, "export", find_report(svc.store, claims.dashboard).resource)
+    except AccessDenied:
+        raise EmbedTokenError("withdrawn") from None
+    except ReportNotFound:
+        return  # nothing to show: the layout says the dashboard no longer exists
 
 
 def token_of(path: str) -> str:
@@ -101,12 +125,9 @@ def refuse(status: int, message: str) -> Response:
     return response
 
 
-def verify_embed_request() -> Response | None:
-    """First before_request: every /embed/... request must carry a valid token in its path."""
-    if not request.path.startswith(EMBED_PREFIX):
-        return None
-    server = dash.get_app().server
-    g._login_user = server.login_manager.anonymous_user()  # never the session's user
+def resolve_embed() -> EmbedPrincipal | Response:
+    """Who an /embed/... request acts as (security/auth.py asks): the verified token in its path,
+    or the refusal to answer."""
     svc = services.current()
     if not svc.settings.report_portal_enabled:
         return refuse(
@@ -120,7 +141,7 @@ def verify_embed_request() -> Response | None:
         _audit("embed.use", None, "denied", {"reason": exc.reason, "path": request.path[-40:]})
         return refuse(403, exc.user_message)
     g.embed_claims, g.embed_token = claims, token
-    return None
+    return claims.principal()
 
 
 # --- the routes under /embed/<token> ---
@@ -197,9 +218,9 @@ def _is_embed_callback(app: dash.Dash, output: str) -> bool:
 
 
 def init_app(app: dash.Dash) -> None:
-    """Register the embed routes and put the token check first among the before_request hooks."""
+    """Register the embed routes and how the authentication pipeline verifies their token."""
     server: Flask = app.server
-    server.before_request_funcs.setdefault(None, []).insert(0, verify_embed_request)
+    auth.set_embed_resolver(server, resolve_embed)
     rules = (
         ("", "embed_page", embed_index, ["GET"]),
         ("/_dash-layout", "embed_layout", embed_layout, ["GET"]),
@@ -219,12 +240,14 @@ def init_app(app: dash.Dash) -> None:
 
 
 def verified(state: Any) -> tuple[EmbedClaims, str]:
-    """(claims, period) for the page's state, verified again; EmbedTokenError otherwise."""
+    """(claims, period) for the page's state, verified; EmbedTokenError otherwise. The state's
+    token must be the path's, which this request's authentication verified (issuer included);
+    called outside such a request, the token is verified here."""
     token = state.get("token") if isinstance(state, dict) else None
-    claims = verify(token)
     path_token = g.get("embed_token")
     if path_token is not None and token != path_token:
         raise EmbedTokenError("tampered")
+    claims = g.embed_claims if path_token is not None else verify(token)
     locked = claims.filters.get("period")
     if locked in PERIOD_DAYS:
         return claims, locked

@@ -17,7 +17,9 @@ Issued links are recorded in `embed_tokens` (`issue_embed`); `store_is_revoked(s
 jti without a row as revoked, so a token signed with a leaked secret but never issued here is
 refused as well. Every Dash callback of an embed page re-verifies its token, and the principal it
 acts as comes only from the verified claims (`EmbedClaims.principal()`): read-only on the one
-dashboard, the issuer's rows and date cap, PII always masked.
+dashboard, the issuer's rows and date cap, PII always masked. Every embed request also looks the
+issuer up again (`embed_issuer`; pages/embed.py): a link stops working ("withdrawn") when its
+issuer is deactivated, may no longer export the dashboard, or no longer has the scope it carries.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select
 
 from security.policy import ROLES, EmbedPrincipal, embed_scope
-from security.users import Principal
+from security.users import Principal, active_principal
 from store import Store
 from store.models import EmbedToken
 
@@ -52,12 +54,14 @@ MAX_TTL_SECONDS = 30 * 24 * 3600
 CLOCK_SKEW_SECONDS = 60
 _B64URL = re.compile(r"^[A-Za-z0-9_\-]+$")
 
-Reason = Literal["malformed", "tampered", "expired", "revoked"]
+Reason = Literal["malformed", "tampered", "expired", "revoked", "withdrawn"]
 MESSAGES: dict[str, str] = {
     "malformed": "This embed link is not valid. Ask for a new link.",
     "tampered": "This embed link has been changed or was not issued by this service.",
     "expired": "This embed link has expired. Ask for a new link.",
     "revoked": "This embed link has been revoked.",
+    "withdrawn": "This embed link no longer works: the person who shared it no longer has "
+    "access to this dashboard. Ask for a new link.",
 }
 
 
@@ -249,6 +253,15 @@ def store_is_revoked(store: Store) -> Callable[[str], bool]:
             return row is None or row.revoked_at is not None
 
     return is_revoked
+
+
+def embed_issuer(store: Store, jti: str) -> Principal | None:
+    """The issuer of link `jti` as they are now; None when the link, or its issuer, is gone or the
+    issuer is deactivated."""
+    with store.session() as session:
+        row = session.get(EmbedToken, jti)
+        issuer_id = row.issued_by if row is not None else None
+    return active_principal(store, issuer_id) if issuer_id is not None else None
 
 
 def revoke_embed(

@@ -1,36 +1,21 @@
-"""Login and logout routes, the session guard for every other route, and flask-login wiring."""
+"""The sign-in form and sign-out; who is asking is resolved in security/auth.py."""
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlsplit
 
-from flask import (
-    Flask,
-    Response,
-    g,
-    jsonify,
-    redirect,
-    render_template_string,
-    request,
-    session,
-    url_for,
-)
+import click
+from flask import Flask, Response, redirect, render_template_string, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
 
-from security import audit
-from security.users import LoginError, authenticate, load_principal
+from security import audit, auth
+from security.csrf import cross_site_refusal, form_token, form_token_ok
+from security.users import LoginError, authenticate, end_sessions, set_password
 from store import Store
+from store.models import User
 
-# Paths reachable without a session: the login page itself, liveness, and static files.
-PUBLIC_PREFIXES = (
-    "/login",
-    "/health",
-    "/assets/",
-    "/_dash-component-suites/",
-    "/_favicon.ico",
-    "/favicon.ico",
-)
+MIN_PASSWORD = 10
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -66,37 +51,11 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _csrf_token() -> str:
-    token = session.get("csrf_token")
-    if not token:
-        token = session["csrf_token"] = secrets.token_urlsafe(24)
-    return token
-
-
 def init_app(
     server: Flask, store: Store, *, demo_password: str | None = None, audit_enabled: bool = True
 ) -> LoginManager:
-    """Register /login and /logout and require a session everywhere else."""
-    manager = LoginManager()
-    manager.init_app(server)
-    manager.user_loader(lambda user_id: load_principal(store, user_id))
-
-    @server.before_request
-    def require_session() -> Response | None:
-        path = request.path
-        if path.startswith(PUBLIC_PREFIXES) or current_user.is_authenticated:
-            return None
-        if path.startswith("/api/"):
-            return None  # the API authenticates itself: bearer token or session (api/__init__.py)
-        if path.startswith("/embed/") and g.get("embed_claims") is not None:
-            return None  # a verified embed token, checked first on every request (pages/embed.py)
-        if path.startswith(("/_dash-", "/_reload-hash")):
-            response = jsonify(
-                error="unauthorized", message="Sign in first: this request needs a session."
-            )
-            response.status_code = 401
-            return response
-        return redirect(url_for("login", next=request.full_path.rstrip("?")))
+    """Register /login and /logout, and the one authentication pipeline (security/auth.py)."""
+    manager = auth.init_app(server, store)
 
     @server.route("/login", methods=["GET", "POST"])
     def login() -> Response | str:
@@ -107,18 +66,16 @@ def init_app(
                 error=None,
                 next=next_url,
                 username="",
-                csrf_token=_csrf_token(),
+                csrf_token=form_token(),
                 demo=demo_password,
             )
-        if not secrets.compare_digest(
-            request.form.get("csrf_token", ""), session.get("csrf_token", "")
-        ):
+        if not form_token_ok(request.form.get("csrf_token")):
             return render_template_string(
                 LOGIN_PAGE,
                 error="Your sign-in form expired. Please try again.",
                 next=next_url,
                 username="",
-                csrf_token=_csrf_token(),
+                csrf_token=form_token(),
                 demo=demo_password,
             ), 400
         username = request.form.get("username", "")
@@ -139,7 +96,7 @@ def init_app(
                 error=str(exc),
                 next=next_url,
                 username=username,
-                csrf_token=_csrf_token(),
+                csrf_token=form_token(),
                 demo=demo_password,
             ), 401
         session.clear()
@@ -155,16 +112,42 @@ def init_app(
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
+        # The navbar's link is a GET; another site's <img src=/logout> must not sign users out
+        # everywhere, so a GET is held to the same cross-site check as a POST.
+        refused = cross_site_refusal("POST", request.headers, request.host)
+        if refused:
+            return Response(refused, 403, mimetype="text/plain")
         if current_user.is_authenticated:
+            who = current_user._get_current_object()
+            end_sessions(store, who.id)  # a copy of this cookie stops working too
             audit.record(
-                store,
-                principal=current_user._get_current_object(),
-                action="logout",
-                ip=request.remote_addr,
-                enabled=audit_enabled,
+                store, principal=who, action="logout", ip=request.remote_addr, enabled=audit_enabled
             )
         logout_user()
         session.clear()
         return redirect(url_for("login"))
+
+    @server.cli.command("set-password")
+    @click.argument("username")
+    @click.password_option(help="The new password (asked twice when not given)")
+    def set_password_command(username: str, password: str) -> None:
+        """Give USERNAME a new password and end their existing sessions."""
+        if len(password) < MIN_PASSWORD:
+            raise click.ClickException(f"The password needs at least {MIN_PASSWORD} characters.")
+        with store.session() as db:
+            user_id = db.scalar(select(User.id).where(User.username == username.strip()))
+        if user_id is None:
+            raise click.ClickException(f"No user named {username!r}.")
+        set_password(store, user_id, password)
+        audit.record(
+            store,
+            principal=None,
+            username="cli",
+            action="user.update",
+            target=f"user:{username.strip()}",
+            detail={"changed": "password", "via": "cli"},
+            enabled=audit_enabled,
+        )
+        click.echo(f"Password of {username.strip()} changed; their sessions have ended.")
 
     return manager

@@ -182,7 +182,8 @@ def init_app(
     server: Flask, store: Store, *, audit_enabled: bool = True, limiter: LoginLimiter | None = None
 ) -> LoginLimiter:
     """Guard POST /login with the limiter (after security.login.init_app registered the route)."""
-    from security.login import LOGIN_PAGE, _csrf_token, _safe_next
+    from security.csrf import form_token
+    from security.login import LOGIN_PAGE, _safe_next
 
     limiter = limiter or LoginLimiter(AuditFailures(store) if audit_enabled else MemoryFailures())
     server.extensions["nexpo_login_limiter"] = limiter
@@ -217,7 +218,7 @@ def init_app(
             error=limited.message,
             next=_safe_next(request.values.get("next")),
             username=username,
-            csrf_token=_csrf_token(),
+            csrf_token=form_token(),
             demo=None,
         )
         response = make_response(page, 429)

@@ -1,11 +1,17 @@
-"""Users of the service: lookup, creation, the demo accounts, and the flask-login user object."""
+"""Users of the service: lookup, creation, the demo accounts, and the flask-login user object.
+
+A session stores `Principal.get_id()`, "<user id>:<session version>" (Flask-Login's "alternative
+token"). `end_sessions` raises `users.session_version` (sign-out, a password, role or department
+change, deactivation), after which `session_principal` refuses every cookie made before it: a
+signed cookie copied elsewhere dies with the rest of the user's sessions.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask_login import UserMixin
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from security.passwords import hash_password, verify_password
 from store import Store
@@ -29,9 +35,11 @@ class Principal(UserMixin):
     role: str
     department: str | None = None
     full_name: str | None = None
+    session_version: int = 0
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What a session stores: the id and the session version it was made with."""
+        return f"{self.id}:{self.session_version}"
 
 
 class LoginError(Exception):
@@ -39,15 +47,60 @@ class LoginError(Exception):
 
 
 def _principal(user: User) -> Principal:
-    return Principal(user.id, user.username, user.role, user.department, user.full_name)
+    return Principal(
+        user.id,
+        user.username,
+        user.role,
+        user.department,
+        user.full_name,
+        user.session_version or 0,
+    )
 
 
 def load_principal(store: Store, user_id: str) -> Principal | None:
-    if not user_id.isdigit():
+    """The active user with id `user_id` (a string of digits), as they are now; None otherwise."""
+    if not user_id.isdigit() or len(user_id) > 18:
+        return None
+    return active_principal(store, int(user_id))
+
+
+def session_principal(store: Store, session_id: str) -> Principal | None:
+    """The active user a session's "<id>:<version>" names, or None when the version is stale
+    (the user signed out, changed password or was changed by an admin) or the id malformed;
+    a bare id, as sessions stored before versions, is refused too."""
+    user_id, colon, version = session_id.partition(":")
+    if not (colon and user_id.isdigit() and version.isdigit()) or len(session_id) > 40:
         return None
     with store.session() as session:
         user = session.get(User, int(user_id))
+        if user is None or not user.is_active or (user.session_version or 0) != int(version):
+            return None
+        return _principal(user)
+
+
+def active_principal(store: Store, user_id: int) -> Principal | None:
+    """The user `user_id` as they are now, or None when they are missing or deactivated."""
+    with store.session() as session:
+        user = session.get(User, user_id)
         return _principal(user) if user is not None and user.is_active else None
+
+
+def end_sessions(store: Store, user_id: int) -> None:
+    """Invalidate every existing session of `user_id` (their cookies stop working at once)."""
+    with store.session() as session:
+        session.execute(
+            update(User).where(User.id == user_id).values(session_version=User.session_version + 1)
+        )
+
+
+def set_password(store: Store, user_id: int, password: str) -> None:
+    """Give `user_id` a new password and end their existing sessions."""
+    with store.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise LookupError(f"no user with id {user_id}")
+        user.password_hash = hash_password(password)
+        user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(store: Store, username: str, password: str) -> Principal:
