@@ -99,7 +99,7 @@ def test_the_cap_holds_in_a_csv_export_and_an_embed(app, bearer, long_dashboard)
         assert 0 < len(lines) <= 184
         link = client.get(f"/api/dashboards/{SLUG}/embed", headers=bearer("analyst")).get_json()
     svc = app.server.extensions[EXTENSION_KEY]
-    with app.server.test_request_context():
-        claims = verify(link["token"])  # what every embed request does
+    with using(builders_table()), app.server.test_request_context():
+        claims = verify(link["token"])  # what every embed request does (issuer re-checked)
         (result,) = run(embed_request(claims, "30d"), svc)
     assert result.error is None and 0 < len(result.frame) <= 184
