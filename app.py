@@ -80,9 +80,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.layout = shell
     from pages import admin_users
     from pages import embed as embed_page
-    from security import headers, logscrub, ratelimit
+    from security import bad_input, headers, logscrub, ratelimit
 
     embed_page.init_app(app)  # /embed/<token>: verified token on every request, no session
+    bad_input.init_app(app, settings.max_content_length)  # 4xx for malformed input, body limit
     admin_users.init_app(server)  # a direct load of /admin/... by a non-admin answers 403
     headers.init_app(server, settings, app)  # CSP, HSTS behind TLS, nosniff, frame options
     ratelimit.init_app(server, store, audit_enabled=settings.enable_audit_log)  # login 429s
