@@ -13,10 +13,12 @@ from dash.exceptions import UnsupportedRelativePath
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter, Map
 
 log = logging.getLogger(__name__)
 
 CALLBACK_SUFFIX = "/_dash-update-component"
+MAX_ID = 2**63 - 1  # the largest BIGINT; SQLite and PostgreSQL overflow above it
 MAX_JSON_DEPTH = 64  # far beyond any body this app takes; deeper ones are refused, not recursed
 WILDCARDS = (["MATCH"], ["ALL"], ["ALLSMALLER"])
 # What a callback raises when the renderer sent values it never sends (a list for a dropdown's
@@ -123,61 +125,71 @@ def check_callback_body(app: dash.Dash, body: Any) -> None:
         raise CallbackBodyError("changedPropIds: expected prop ids of this callback's inputs")
 
 
-def json_depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON value (iteratively: no recursion)."""
-    deepest, stack = 0, [(value, 1)]
+def json_problem(value: Any) -> str | None:
+    """What is wrong with a parsed JSON value, walked iteratively (no recursion): nesting deeper
+    than MAX_JSON_DEPTH, or a string with a lone surrogate (no UTF-8 text can hold one)."""
+    stack: list[tuple[Any, str, int]] = [(value, "body", 0)]
     while stack:
-        item, depth = stack.pop()
-        children = (
-            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        )
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_JSON_DEPTH:
-            break
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+        item, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, str):
+            if not _encodable(item):
+                return f"{where}: contains an invalid character (a lone surrogate such as \\ud800)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _encodable(key):
+                    return f"{where}: a key contains an invalid character (a lone surrogate)"
+                stack.append((child, key if where == "body" else f"{where}.{key}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((c, f"{where}.{i}", depth + 1) for i, c in enumerate(item))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_refusal() -> Response | None:
-    """A 400 for a JSON body that does not parse or nests too deeply (parsed once, then cached)."""
+    """A 400 for a JSON body nested too deeply or with a lone surrogate (parsed once, cached)."""
     if not request.is_json or not request.content_length:
         return None
     try:
         body = request.get_json(silent=True)
     except RecursionError:
-        body = None
-        request._cached_json = (None, None)  # noqa: SLF001 - later get_json() must not recurse again
+        request._cached_json = (None, None)  # later get_json() calls must not recurse again
         return bad_request(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    if json_depth(body) > MAX_JSON_DEPTH:
-        return bad_request(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return None
+    problem = json_problem(body)
+    return bad_request(problem) if problem else None
 
 
 def _is_callback_request() -> bool:
     return request.method == "POST" and request.path.endswith(CALLBACK_SUFFIX)
 
 
-def init_app(app: dash.Dash, max_content_length: int) -> None:
-    """Install the limit, the callback check (before Dash dispatches) and the error handlers."""
-    server: Flask = app.server
+class BoundedInt(IntegerConverter):
+    """`<int:id>` matching only ids a database column can hold; a larger one is a 404."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def init_server(server: Flask, max_content_length: int) -> None:
+    """Before any route is added: bounded integer ids, the body-size limit, JSON bodies checked
+    once (depth, lone surrogates), no '..' under component suites, errors without tracebacks."""
+    server.url_map.converters["int"] = BoundedInt
     server.config["MAX_CONTENT_LENGTH"] = max_content_length
 
     @server.before_request
     def _refuse_bad_input() -> Response | None:
-        raw = request.path
-        if "/_dash-component-suites/" in raw and ".." in unquote(request.full_path):
+        if "/_dash-component-suites/" in request.path and ".." in unquote(request.full_path):
             return bad_request("path: '..' is not allowed here", 404, "not_found")
-        refused = _json_refusal()
-        if refused is not None:
-            return refused
-        if _is_callback_request():
-            try:
-                check_callback_body(app, request.get_json(silent=True))
-            except CallbackBodyError as exc:
-                return bad_request(f"This update was refused: {exc.user_message}.")
-        return None
+        return _json_refusal()
 
     @server.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
@@ -188,6 +200,9 @@ def init_app(app: dash.Dash, max_content_length: int) -> None:
     @server.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | HTTPException:
         if isinstance(exc, HTTPException):
+            if request.path.startswith("/api/"):  # routing errors too: JSON, like the API's own
+                code = (exc.name or "error").lower().replace(" ", "_")
+                return bad_request(exc.description or "", exc.code or 500, code)
             return exc
         if _is_callback_request() and isinstance(exc, INPUT_ERRORS):
             log.warning("callback %s refused its input", request.path, exc_info=exc)
@@ -196,3 +211,17 @@ def init_app(app: dash.Dash, max_content_length: int) -> None:
         if request.path.startswith("/api/") or _is_callback_request():
             return bad_request("Something went wrong on the server.", 500, "internal_error")
         return Response("Something went wrong on the server.", 500, mimetype="text/plain")
+
+
+def init_app(app: dash.Dash) -> None:
+    """After sign-in is checked: a callback request must fit the callback it names (else 400)."""
+
+    @app.server.before_request
+    def _refuse_bad_callback() -> Response | None:
+        if not _is_callback_request():
+            return None
+        try:
+            check_callback_body(app, request.get_json(silent=True))
+        except CallbackBodyError as exc:
+            return bad_request(f"This update was refused: {exc.user_message}.")
+        return None
