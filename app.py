@@ -33,7 +33,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
     )
-    from security import policy
+    from security import bad_input, policy
+
+    bad_input.init_server(server, settings.max_content_length)  # before any route: bad input is 4xx
 
     policy.install_file(settings.access_policy_file)  # the seed's table, or ACCESS_POLICY_FILE's
     store = init_store(settings.database_url)
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from security import headers, logscrub, ratelimit
 
     embed_page.init_app(app)  # /embed/<token>: the auth pipeline's embed step
+    bad_input.init_app(app)  # a callback request must fit the callback it names (400)
     admin_users.init_app(server)  # a direct load of /admin/... by a non-admin answers 403
     headers.init_app(server, settings, app)  # CSP, HSTS behind TLS, nosniff, frame options
     ratelimit.init_app(server, store, audit_enabled=settings.enable_audit_log)  # login 429s

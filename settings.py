@@ -234,6 +234,9 @@ class Settings:
     secret_key: str = _var("", _str, "Signs sessions; required outside demo mode")
     embed_secret: str = _var("", _str, "Signs embed tokens; required outside demo mode")
     log_level: str = _var("INFO", _choice("debug", "info", "warning", "error"), "Log level")
+    max_content_length: int = _var(
+        "1048576", _int(1024), "Largest request body in bytes; a larger one is refused with 413"
+    )
     # Reports (the seed's defaults)
     report_timezone: str = _var(
         "UTC", _timezone, "Time zone that days, weeks and months are cut in"

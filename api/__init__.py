@@ -26,6 +26,7 @@ PATHS: dict[str, dict[str, Any]] = {}
 SCHEMAS: dict[str, Any] = {}
 PUBLIC_PATHS = auth.PUBLIC_PATHS
 M = TypeVar("M", bound=BaseModel)
+MAX_PAGE = 1_000_000  # beyond any real list; larger offsets overflow the database's integers
 
 
 class ApiError(Exception):
@@ -150,8 +151,10 @@ def page_args(max_per_page: int = 100) -> tuple[int, int]:
     out = []
     for name, default in (("page", 1), ("per_page", 20)):
         raw = request.args.get(name, str(default))
-        if not raw.isdigit() or int(raw) < 1:
-            raise ApiError(400, "bad_request", f"{name}={raw!r}: expected a whole number >= 1")
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+            raise ApiError(
+                400, "bad_request", f"{name}={raw!r}: expected a whole number from 1 to {MAX_PAGE}"
+            )
         out.append(int(raw))
     return out[0], min(out[1], max_per_page)
 

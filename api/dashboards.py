@@ -206,7 +206,7 @@ def embed_options() -> tuple[dict[str, Any], int]:
                 "bad_request",
                 f"filters.{key}={value!r}: expected one of " + ", ".join(LOCKABLE_FILTERS[key]),
             )
-    if isinstance(ttl, bool) or not str(ttl).isdigit():
+    if isinstance(ttl, bool) or not (str(ttl).isascii() and str(ttl).isdigit()):
         raise ApiError(400, "bad_request", f"ttl_seconds={ttl!r}: expected a whole number")
     ttl = int(ttl)
     if not MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:

@@ -10,14 +10,9 @@ from dash.development.base_component import Component
 
 from components import figures, tables
 from components.formats import CURRENCY_SYMBOLS, change_text, format_value
+from components.graphs import graph
 from engine.generate import WidgetResult
 from engine.spec import WidgetSpec
-
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-}
 
 
 def widget_body(result: WidgetResult, currency: str = "USD") -> html.Div:
@@ -64,7 +59,7 @@ def widget_content(result: WidgetResult, currency: str = "USD") -> Component:
         return html.Div(
             f"Widget type {widget.type} is not available yet.", className="text-secondary small"
         )
-    return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className="widget-graph")
+    return graph(fig, className="widget-graph")
 
 
 def widget_figure(
@@ -183,11 +178,7 @@ def metric_card_body(result: WidgetResult, fmt: str, currency: str) -> html.Div:
     if result.sparkline is not None and len(result.sparkline) > 1:
         x, y = result.sparkline.columns[:2]
         children.append(
-            dcc.Graph(
-                figure=figures.sparkline_figure(result.sparkline, x, y),
-                config={"staticPlot": True},
-                className="mt-2",
-            )
+            graph(figures.sparkline_figure(result.sparkline, x, y), static=True, className="mt-2")
         )
     return html.Div(children)
 

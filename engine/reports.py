@@ -28,6 +28,17 @@ class FoundReport:
     version: int | None = None  # saved dashboards only
 
 
+MAX_ID = 2**63 - 1  # the largest BIGINT
+
+
+def numeric_id(text: str) -> int | None:
+    """`text` as a database id when it is one ("42"), else None ("mrr", "²", 10**30)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
 def find_report(store: Store, report_id: str) -> FoundReport:
     """The spec and policy resource of `report_id`; ReportNotFound when there is none."""
     builtin = builtin_dashboards().get(report_id)
@@ -35,8 +46,11 @@ def find_report(store: Store, report_id: str) -> FoundReport:
         return FoundReport(builtin, Resource.template(builtin.key))
     with store.session() as session:
         query = select(Dashboard, User.department).outerjoin(User, User.id == Dashboard.owner_id)
-        if report_id.isdigit():
-            row = session.execute(query.where(Dashboard.id == int(report_id))).first()
+        if report_id.isascii() and report_id.isdigit():
+            number = numeric_id(report_id)
+            if number is None:  # all digits but beyond any id: no such report
+                raise ReportNotFound(report_id)
+            row = session.execute(query.where(Dashboard.id == number)).first()
         else:
             row = session.execute(query.where(Dashboard.slug == report_id)).first()
         if row is None:

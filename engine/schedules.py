@@ -241,8 +241,10 @@ def window_text(window: Window) -> str:
 
 def zone(name: str) -> ZoneInfo:
     try:
+        if len(name) > 64:  # no IANA name is this long; the lookup would fail with an OSError
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ScheduleError(
             f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin"
         ) from None

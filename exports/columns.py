@@ -116,6 +116,15 @@ def chunks(frame: pd.DataFrame, size: int = 20_000) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would run as a formula (OWASP CSV injection: it starts with
+    = + - @, a tab or CR) gets a leading single quote; numbers never pass through here."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def wire_values(series: pd.Series, kind: str) -> list:
     """A column as plain Python values for text formats: ISO dates, int/float numbers, None for missing."""
     if kind == "date":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import pandas as pd
 
-from exports.columns import chunks, columns_of, normalise, wire_values
+from exports.columns import chunks, columns_of, neutralise, normalise, wire_values
 from exports.output import Output, atomic_output
 from exports.result import Deadline, ExportLimits, ReportResult
 
@@ -95,13 +95,13 @@ def _cards(writer: csv.writer, cards: list[WidgetResult]) -> None:
     for w in cards:
         writer.writerow(
             [
-                w.widget.id,
-                w.widget.title,
+                neutralise(w.widget.id),
+                neutralise(w.widget.title),
                 w.widget.options.get("format", "number"),
                 w.value,
                 w.previous,
                 w.change,
-                w.error,
+                neutralise(w.error or ""),
             ]
         )
 
@@ -120,7 +120,7 @@ def _table(
         return
     columns = columns_of(frame, widget.widget)
     frame = normalise(frame, columns, result.timezone)
-    writer.writerow([c.name for c in columns])
+    writer.writerow([neutralise(c.name) for c in columns])
     for chunk in chunks(frame, CHUNK_ROWS):
         deadline.check("CSV export")
         fields = [_fields(chunk[c.name], c.kind) for c in columns]
@@ -136,7 +136,7 @@ def _fields(series: pd.Series, kind: str) -> list[str]:
     if kind == "text":
         # Quote each distinct value once (found vectorised), then map the codes.
         codes, uniques = pd.factorize(series.astype("object"), use_na_sentinel=True)
-        texts = pd.Series(uniques, dtype="object").astype(str)
+        texts = pd.Series(uniques, dtype="object").astype(str).map(neutralise)
         needs = texts.str.contains(_NEEDS_QUOTES, regex=True).to_numpy(dtype=bool)
         quoted = [
             _quote(t) if n else t for t, n in zip(texts.tolist(), needs.tolist(), strict=True)

@@ -25,6 +25,8 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from exports.columns import neutralise
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -180,7 +182,8 @@ class Workbook:
         return self._open
 
     def string_index(self, text: str) -> int:
-        text = text[:MAX_CELL_TEXT]  # Excel "repairs" (drops) longer cell texts
+        # Excel "repairs" (drops) longer cell texts; a formula-like text gets a leading quote.
+        text = neutralise(text[:MAX_CELL_TEXT])
         index = self._strings.get(text)
         if index is None:
             index = self._strings[text] = len(self._strings)

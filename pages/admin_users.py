@@ -298,6 +298,8 @@ def update_edit_form(user_id: int | None) -> tuple[Any, Any, Any]:
         raise dash.exceptions.PreventUpdate from None
     if user_id is None:
         return None, "", True
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id < 2**63:
+        raise dash.exceptions.PreventUpdate  # the dropdown only offers users' ids
     with services.current().store.session() as db:
         user = db.get(User, user_id)
         if user is None:

@@ -22,6 +22,7 @@ from flask import request
 from flask_login import current_user
 
 from components.export_menu import export_menu
+from components.graphs import graph
 from components.widgets import widget_body, widget_card
 from engine import services
 from engine.dashboards import Dashboards
@@ -232,7 +233,7 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
             *_grid(spec, formats),
             # Mounting a graph makes the browser load plotly.js; this hidden one starts that
             # (and its parse) with the page instead of when the first chart arrives.
-            dcc.Graph(id="dashboard-plotly-preload", style={"display": "none"}),
+            graph(id="dashboard-plotly-preload", style={"display": "none"}),
         ],
         id="dashboard-page",
     )

@@ -249,10 +249,11 @@ def verified(state: Any) -> tuple[EmbedClaims, str]:
         raise EmbedTokenError("tampered")
     claims = g.embed_claims if path_token is not None else verify(token)
     locked = claims.filters.get("period")
-    if locked in PERIOD_DAYS:
+    if isinstance(locked, str) and locked in PERIOD_DAYS:
         return claims, locked
     period = state.get("period")
-    return claims, period if period in PERIOD_DAYS else "30d"
+    # Only a known period name counts; a list or object sent in its place falls back too.
+    return claims, period if isinstance(period, str) and period in PERIOD_DAYS else "30d"
 
 
 def embed_request(claims: EmbedClaims, period: str) -> ResolvedRequest:
@@ -282,7 +283,8 @@ def update_embed_state(period: str | None, state: dict[str, Any] | None) -> dict
         verified(state)
     except EmbedTokenError:
         raise dash.exceptions.PreventUpdate from None
-    return {"token": state["token"], "period": period if period in PERIOD_DAYS else "30d"}
+    known = isinstance(period, str) and period in PERIOD_DAYS
+    return {"token": state["token"], "period": period if known else "30d"}
 
 
 @callback(Output(IDS.WINDOW, "children"), Input(IDS.STATE, "data"), prevent_initial_call=True)

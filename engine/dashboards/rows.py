@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.dashboards.records import DashboardNotFound, SavedDashboard, TemplateInfo
+from engine.reports import numeric_id
 from engine.spec import DashboardSpec
 from engine.templates import builtin_dashboards
 from security.policy import AccessDenied, Resource, authorize
@@ -36,8 +37,11 @@ def new_resource(kind: str, owner: Principal) -> Resource:
 
 def dashboard_row(session: Session, ref: str | int) -> Dashboard:
     text = str(ref)
+    number = numeric_id(text)
+    if number is None and text.isascii() and text.isdigit():  # beyond any id
+        raise DashboardNotFound(f"No saved dashboard named {text!r}.")
     query = select(Dashboard).where(
-        Dashboard.id == int(text) if text.isdigit() else Dashboard.slug == text
+        Dashboard.id == number if number is not None else Dashboard.slug == text
     )
     row = session.scalar(query)
     if row is None:

@@ -73,6 +73,8 @@ def schedule_fields(
         name = f"{found.spec.title} ({frequency})"
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
         raise FieldError("name", "expected 1 to 200 characters")
+    if any(ch < " " or ch == "\x7f" for ch in name):  # e-mail subjects and headers carry it
+        raise FieldError("name", "must be one line: no line breaks (CR, LF) or control characters")
 
     period = merged.get("period") or "auto"
     if period not in PERIODS:
