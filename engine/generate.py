@@ -239,6 +239,7 @@ def _widget(
         applied = _apply_filters(result, filters)
         if applied:
             params["filters"] = applied
+            result.meta["filters_applied"] = applied
         if widget.type == "metric_card":
             _card(result, source, params)
         else:

@@ -118,6 +118,7 @@ class ReportRunner:
             render,
         )
         from exports.jobs import apply_filters
+        from exports.jobs.request import applied_filters
 
         settings, store = self.services.settings, self.services.store
         try:
@@ -169,7 +170,7 @@ class ReportRunner:
             timezone=settings.report_timezone,
             currency=settings.report_currency,
             widgets=results,
-            filters=filters,
+            filters=applied_filters(results, filters),
             key=found.spec.key,
         )
         data = data_fingerprint(results, filters)

@@ -3,7 +3,7 @@ widgets that honour them. Anything unusable is an `ExportRequestError` with an H
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analytics.catalog import MetricError, get_metric, parse_params
@@ -127,3 +127,25 @@ def apply_filters(
             f"Filter {unknown[0]!r} is not accepted by any widget of {spec.key!r}.",
         )
     return spec.model_copy(update={"widgets": widgets})
+
+
+def applied_filters(results: Sequence[Any], filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The filters a report's header states: those its widgets actually applied (a manager's
+    forced department, not the one asked for; none a widget left out), each noted when only some
+    widgets applied it; other parameter filters (set on the widgets by `apply_filters`) as asked."""
+    out: dict[str, Any] = {}
+    widgets = [r for r in results if r.error is None]
+    for name in FILTER_NAMES:
+        used = [r.meta.get("filters_applied", {}).get(name) for r in widgets]
+        values = next((v for v in used if v), None)
+        if not values:
+            continue
+        shown = ", ".join(str(v) for v in values)
+        skipped = sum(1 for v in used if not v)
+        out[name] = shown + (
+            f" (not applied to {skipped} of {len(used)} widgets)" if skipped else ""
+        )
+    for name, value in (filters or {}).items():
+        if name not in FILTER_NAMES and value not in (None, "", []):
+            out[name] = value
+    return out

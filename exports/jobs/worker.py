@@ -31,7 +31,7 @@ from exports import (
     jobs,
 )
 from exports.jobs.queue import ExportQueueList
-from exports.jobs.request import apply_filters, dimension_filters
+from exports.jobs.request import applied_filters, apply_filters, dimension_filters
 from exports.jobs.rows import (
     FAILED,
     FINISHED,
@@ -178,7 +178,7 @@ class ExportManager:
                 timezone=settings.report_timezone,
                 currency=settings.report_currency,
                 widgets=results,
-                filters=dict(params.get("filters") or {}),
+                filters=applied_filters(results, params.get("filters")),
                 key=found.spec.key,
             )
             self._checkpoint(job, 75)
