@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     import workers
     from analytics import cli as metric_cli
     from demo import cli as demo_cli
+    from exports import jobs as export_jobs
     from monitoring import health
     from security import login, tokens
     from store import cli as store_cli
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     store_cli.register(server, store, seed)  # `flask init`: the same, once, before workers start
     api.init_app(server)
     workers.init_app(server, services)  # the scheduler (background thread, CLI commands)
+    export_jobs.init_app(server, services)  # interrupted exports failed now and by the monitor
     metric_cli.register(server, settings)
 
     app = dash.Dash(
