@@ -36,10 +36,11 @@ def start_gunicorn(tmp_path: Path) -> Iterator:
 
     def start(instance: Path, **env: str) -> tuple[str, Path]:
         port, log = _free_port(), tmp_path / "gunicorn.log"
-        environ = {**os.environ, "INSTANCE_PATH": str(instance), "DEMO_MODE": "true",
+        # Empty values win over a .env file: the defaults of a first deploy, secrets made under
+        # instance/ and the metadata in instance/nexpo.db unless DATABASE_URL is given.
+        blank = dict.fromkeys(("SECRET_KEY", "EMBED_SECRET", "DATABASE_URL", "REDIS_URL"), "")
+        environ = {**os.environ, **blank, "INSTANCE_PATH": str(instance), "DEMO_MODE": "true",
                    "LOG_LEVEL": "info", **env}  # fmt: skip
-        for name in ("SECRET_KEY", "EMBED_SECRET"):  # made under instance/, as on a first deploy
-            environ.pop(name, None)
         command = [str(GUNICORN), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "120",
                    "--access-logfile", "-", "--access-logformat", "%(p)s %(s)s %(U)s",
                    "app:server"]  # fmt: skip
