@@ -38,7 +38,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     bad_input.init_server(server, settings.max_content_length)  # before any route: bad input is 4xx
 
     policy.install_file(settings.access_policy_file)  # the seed's table, or ACCESS_POLICY_FILE's
-    store = init_store(settings.database_url)
+    from security.users import DEMO_PASSWORD, ensure_demo_users
+
+    # Migrations and demo users under the init lock: workers starting together take turns.
+    seed = ensure_demo_users if settings.demo_mode else None
+    store = init_store(settings.database_url, seed)
     services = Services(settings, store, DataSources.from_settings(settings))
     services.init_app(server)
 
@@ -46,12 +50,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     import workers
     from analytics import cli as metric_cli
     from demo import cli as demo_cli
+    from exports import jobs as export_jobs
     from monitoring import health
     from security import login, tokens
-    from security.users import DEMO_PASSWORD, ensure_demo_users
+    from store import cli as store_cli
 
-    if settings.demo_mode:
-        ensure_demo_users(store)
     login.init_app(
         server,
         store,
@@ -61,8 +64,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     tokens.register(server, store, audit_enabled=settings.enable_audit_log)
     health.init_app(server, lambda: services.sources)
     demo_cli.register(server, settings)
+    store_cli.register(server, store, seed)  # `flask init`: the same, once, before workers start
     api.init_app(server)
     workers.init_app(server, services)  # the scheduler (background thread, CLI commands)
+    export_jobs.init_app(server, services)  # interrupted exports failed now and by the monitor
     metric_cli.register(server, settings)
 
     app = dash.Dash(

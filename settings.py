@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -457,13 +458,30 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _demo_secret(instance: Path, key: str) -> str:
-    """A random secret kept under instance/, so demo sessions survive a restart."""
+    """A random secret kept under instance/, so demo sessions survive a restart.
+
+    Processes starting together (gunicorn workers) must all end up with the same value: each writes
+    a complete candidate to a file of its own, then links it to the final name, which fails if the
+    name exists (as O_EXCL would); everyone then reads what the winner linked. A reader never sees
+    a half-written file.
+    """
     path = instance / f".{key}"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.write_text(value)
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        candidate = instance / f".{key}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)
+        finally:
+            candidate.unlink(missing_ok=True)
+    value = path.read_text().strip()
+    if not value:
+        raise SettingsError(f"{path} is empty: delete it to have a new {key.upper()} made")
     return value
 
 

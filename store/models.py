@@ -179,6 +179,10 @@ class Export(Base):
     progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime | None]
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Migration 0008: the process holding the job (ExportManager.instance_id) and when it last
+    # said it was alive; a pending/running row whose heartbeat is stale was interrupted.
+    worker_id: Mapped[str | None] = mapped_column(String(80))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):

@@ -31,8 +31,16 @@ Cancel: `cancel_export` sets the status to `cancelled` at once (any process shar
 can do it); the worker notices at its next checkpoint, and whatever it produces is discarded.
 
 Retention: `purge_exports` deletes rows and files older than `security.audit.cutoff("export_files")`
-(7 days), plus orphaned folders; the monitor runs it when the manager starts and hourly. Rows left
-`pending`/`running` by a process that died are marked failed once they are clearly stale.
+(7 days), plus orphaned folders; the monitor runs it when the manager starts and hourly.
+
+Interrupted jobs: a row holds the id of the process running it (`worker_id`), whose monitor refreshes
+its `heartbeat_at` every HEARTBEAT_SECONDS. A pending/running row whose heartbeat is older than
+STALE_AFTER_SECONDS (its process was killed, crashed or restarted) is failed with INTERRUPTED: at
+start-up (`init_app`) and by every process's monitor, which runs from the process's first request.
+
+Failing sources: an export whose every widget failed (the warehouse is down) fails with the
+widgets' safe message and keeps no file; when only some fail, the file marks them in their place
+and the row's `message` names them.
 
 Queue: with REDIS_URL, the ids of pending exports are also the Redis list `export_queue`
 (`redis-cli llen export_queue` counts them); the rows stay the source of truth (see `queue`).
@@ -66,17 +74,26 @@ from exports.jobs.rows import (
     INTERRUPTED,
     PENDING,
     RUNNING,
+    STALE_AFTER_SECONDS,
     STATES,
     SUCCEEDED,
     as_dict,
     export_root,
+    fail_interrupted,
     get_export,
     get_for,
     purge_exports,
     timed_out,
 )
 from exports.jobs.warmup import WARM_WAIT_SECONDS, warm_renderers
-from exports.jobs.worker import PURGE_INTERVAL_SECONDS, ExportManager, manager, shutdown_manager
+from exports.jobs.worker import (
+    HEARTBEAT_SECONDS,
+    PURGE_INTERVAL_SECONDS,
+    ExportManager,
+    init_app,
+    manager,
+    shutdown_manager,
+)
 from security.policy import authorize
 
 __all__ = [
@@ -86,12 +103,14 @@ __all__ = [
     "FAILED",
     "FINISHED",
     "GENERIC_ERROR",
+    "HEARTBEAT_SECONDS",
     "INTERRUPTED",
     "PENDING",
     "PURGE_INTERVAL_SECONDS",
     "QUEUE_KEY",
     "RESERVED_FILTERS",
     "RUNNING",
+    "STALE_AFTER_SECONDS",
     "STATES",
     "SUCCEEDED",
     "WARM_WAIT_SECONDS",
@@ -106,9 +125,11 @@ __all__ = [
     "create_export",
     "dimension_filters",
     "export_root",
+    "fail_interrupted",
     "generate",
     "get_export",
     "get_for",
+    "init_app",
     "manager",
     "open_download",
     "parse_format",

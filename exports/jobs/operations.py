@@ -93,6 +93,8 @@ def create_export(
         raise
     window = resolved.window
     apply_filters(found.spec, filters, window, tz)
+    pool = manager(services)
+    now = datetime.now(UTC)
     row = Export(
         id=uuid.uuid4().hex,
         report_ref=report_id.strip(),
@@ -110,7 +112,9 @@ def create_export(
             "timeout_seconds": settings.report_timeout_seconds,
         },
         owner_id=principal.id or None,
-        created_at=datetime.now(UTC),
+        created_at=now,
+        worker_id=pool.instance_id,  # queued in this process: its monitor beats for it
+        heartbeat_at=now,
     )
     with services.store.session() as session:
         session.add(row)
@@ -119,7 +123,7 @@ def create_export(
                  detail={"export_id": row.id, "format": fmt.value, "period": period,
                          "widget_id": widget_id, "filters": filters},
                  enabled=settings.enable_audit_log)  # fmt: skip
-    manager(services).submit(row.id, principal)
+    pool.submit(row.id, principal)
     return row
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from engine.services import Services
 from exports import content_type
@@ -32,7 +32,10 @@ STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 EXPORT_DIR = "exports"
 GENERIC_ERROR = "The export could not be produced. The error was logged."
-INTERRUPTED = "The export was interrupted (the server stopped). Start it again."
+INTERRUPTED = (
+    "Interrupted: the worker running this export stopped (restarted or killed). Start it again."
+)
+STALE_AFTER_SECONDS = 30.0  # a pending/running row whose process has not beaten for this long died
 CANCELLED_MESSAGE = "Cancelled."
 TIMEOUT_SETTING = "REPORT_TIMEOUT_SECONDS"  # named in every timeout's message (ExportTimeoutError)
 
@@ -114,6 +117,37 @@ def purge_exports(services: Services, now: datetime | None = None) -> int:
                      detail={"count": len(old), "before": before.isoformat()},
                      enabled=services.settings.enable_audit_log)  # fmt: skip
     return len(old)
+
+
+def fail_interrupted(
+    services: Services, stale_after: float = STALE_AFTER_SECONDS, now: datetime | None = None
+) -> list[str]:
+    """Fail the pending/running exports whose process stopped beating `stale_after` seconds ago
+    (killed, crashed, restarted); rows from before heartbeats count from when they started. The ids.
+
+    Every live ExportManager beats for its jobs (`heartbeat_at`) every few seconds, so a stale row
+    has nobody left to finish it; the worker's own late update would find it no longer running.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(seconds=stale_after)
+    last_sign = func.coalesce(Export.heartbeat_at, Export.started_at, Export.created_at)
+    live = (Export.status.in_((PENDING, RUNNING)),)
+    with services.store.session() as session:
+        stale = list(session.scalars(select(Export.id).where(*live, last_sign < cutoff)))
+        if stale:  # the conditions again: a row that beat or finished meanwhile is left alone
+            session.execute(
+                update(Export)
+                .where(Export.id.in_(stale), *live, last_sign < cutoff)
+                .values(status=FAILED, error=INTERRUPTED, finished_at=now)
+            )
+            stale = list(session.scalars(select(Export.id).where(
+                Export.id.in_(stale), Export.status == FAILED, Export.finished_at == now
+            )))  # fmt: skip
+    for export_id in stale:
+        _remove_dir(export_root(services.settings) / export_id)
+    if stale:
+        log.warning("failed %d interrupted export(s): %s", len(stale), ", ".join(stale))
+    return stale
 
 
 def _may_see(principal: Principal, row: Export) -> bool:

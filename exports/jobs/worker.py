@@ -1,19 +1,25 @@
 """The worker pool of one app (`ExportManager`): claims a pending export, generates it in chunks
-with progress, renders its file, and a monitor thread enforces timeouts, fails stale rows and
-purges old exports."""
+with progress, renders its file, and a monitor thread beats for its jobs, enforces timeouts, fails
+the rows of processes that stopped and purges old exports."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+import click
+from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import performance
 from engine.generate import WidgetResult, report_key
@@ -36,13 +42,13 @@ from exports.jobs.rows import (
     FAILED,
     FINISHED,
     GENERIC_ERROR,
-    INTERRUPTED,
     PENDING,
     RUNNING,
+    STALE_AFTER_SECONDS,
     SUCCEEDED,
-    _aware,
     _remove_dir,
     export_root,
+    fail_interrupted,
     get_export,
     purge_exports,
 )
@@ -58,6 +64,7 @@ from store.models import Export
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_SECONDS = 3600
+HEARTBEAT_SECONDS = 5.0  # how often a manager says its jobs are alive (rows.STALE_AFTER_SECONDS)
 
 
 class _Stop(Exception):  # noqa: N818  (control flow: the job was cancelled or timed out elsewhere)
@@ -78,6 +85,11 @@ class ExportManager:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        # Written on the rows it holds: which process runs them (host:pid:random, pids get reused).
+        self.instance_id = f"{socket.gethostname()[:50]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self.stale_after = STALE_AFTER_SECONDS
+        self.pid = os.getpid()
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, services.settings.report_concurrent_limit),
             thread_name_prefix="export-worker",
@@ -89,6 +101,16 @@ class ExportManager:
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="export-monitor", daemon=True)
         self._monitor.start()
+        self._warming = threading.Lock()
+        self._warm_started = False
+
+    def _warm_once(self) -> None:
+        # On the first job, not at start-up: the monitor runs in every web process from its first
+        # request, and not every process should start kaleido and Chromium.
+        with self._warming:
+            if self._warm_started:
+                return
+            self._warm_started = True
         threading.Thread(target=warm_renderers, name="export-warmup", daemon=True).start()
 
     @property
@@ -97,6 +119,7 @@ class ExportManager:
 
     # jobs
     def submit(self, export_id: str, principal: Principal) -> None:
+        self._warm_once()
         job = _Job(export_id, principal)
         with self._lock:
             self._jobs[export_id] = job
@@ -148,7 +171,13 @@ class ExportManager:
             claimed = session.execute(
                 update(Export)
                 .where(Export.id == job.export_id, Export.status == PENDING)
-                .values(status=RUNNING, started_at=now, progress=5)
+                .values(
+                    status=RUNNING,
+                    started_at=now,
+                    progress=5,
+                    worker_id=self.instance_id,
+                    heartbeat_at=now,
+                )
             ).rowcount
             row = session.get(Export, job.export_id) if claimed else None
         self.queue.left(job.export_id)  # claimed, or cancelled/purged before a worker was free
@@ -182,6 +211,9 @@ class ExportManager:
                 key=found.spec.key,
             )
             self._checkpoint(job, 75)
+            shown = _shown_widgets(result, fmt, widget_id)
+            if shown and all(w.error for w in shown):  # a file of error notes is no export
+                raise ExportError("every widget failed", _failures_message(shown))
             name = file_name(result, fmt, widget_id)
             folder = export_root(settings) / job.export_id
             path = folder / name
@@ -195,7 +227,6 @@ class ExportManager:
                 limits, timeout_seconds=max(0.001, job.deadline - time.monotonic())
             )
             jobs.render(result, fmt, path, limits=limits, widget_id=widget_id)
-            shown = _shown_widgets(result, fmt, widget_id)
         except _Stop:
             return
         except (ExportError, AccessDenied, LookupError) as exc:
@@ -225,7 +256,8 @@ class ExportManager:
             ],
             "rows_total": sum(max(w.row_count, 0 if w.frame is None else len(w.frame)) for w in shown),
             "widget_errors": {w.widget.id: w.error for w in shown if w.error},
-            "message": "; ".join(f"{t.title}: {t.note()}" for t in truncations) or None,
+            "message": "; ".join([f"{t.title}: {t.note()}" for t in truncations]
+                                 + _failures_note(shown)) or None,
         }  # fmt: skip
         with store.session() as session:
             done = session.execute(
@@ -311,21 +343,37 @@ class ExportManager:
                          enabled=self.settings.enable_audit_log)  # fmt: skip
         return bool(changed)
 
-    # the monitor: timeouts of this process's jobs, stale rows of dead processes, the purge
+    # the monitor: heartbeats and timeouts of this process's jobs, rows of dead processes, the purge
     def _watch(self) -> None:
-        interval = min(5.0, max(0.1, self.settings.report_timeout_seconds / 10))
-        next_purge = 0.0
+        interval = min(self.heartbeat_seconds, max(0.1, self.settings.report_timeout_seconds / 10))
+        next_purge = next_beat = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_beat:
+                    self._beat()
+                    fail_interrupted(self.services, self.stale_after)
+                    next_beat = time.monotonic() + self.heartbeat_seconds
                 if time.monotonic() >= next_purge:
                     purge_exports(self.services)
-                    self._fail_stale()
                     self.queue.reconcile(self.services.store)
                     next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
                 self._time_out()
             except Exception:  # noqa: BLE001 - the monitor must keep running
                 log.exception("export monitor failed")
             self._stop.wait(interval)
+
+    def _beat(self) -> None:
+        """This process is alive: refresh `heartbeat_at` of the rows it holds."""
+        with self._lock:
+            held = list(self._jobs)
+        if not held:
+            return
+        with self.services.store.session() as session:
+            session.execute(
+                update(Export)
+                .where(Export.id.in_(held), Export.status.in_((PENDING, RUNNING)))
+                .values(heartbeat_at=datetime.now(UTC), worker_id=self.instance_id)
+            )
 
     def _time_out(self) -> None:
         now = time.monotonic()
@@ -339,36 +387,17 @@ class ExportManager:
             job.cancel.set()
             job.done.set()
 
-    def _fail_stale(self) -> None:
-        """Rows left pending/running by a process that died: failed once twice their timeout passed."""
-        now = datetime.now(UTC)
-        with self.services.store.session() as session:
-            rows = session.scalars(
-                select(Export).where(Export.status.in_((PENDING, RUNNING)))
-            ).all()
-            stale = []
-            for row in rows:
-                seconds = float((row.params or {}).get("timeout_seconds") or 300)
-                since = _aware(row.started_at or row.created_at)
-                if since < now - timedelta(seconds=2 * seconds + 60):
-                    stale.append(row.id)
-            if stale:
-                session.execute(
-                    update(Export)
-                    .where(Export.id.in_(stale), Export.status.in_((PENDING, RUNNING)))
-                    .values(status=FAILED, error=INTERRUPTED, finished_at=now)
-                )
-
 
 _managers: dict[int, tuple[Services, ExportManager]] = {}
 _managers_lock = threading.Lock()
 
 
 def manager(services: Services) -> ExportManager:
-    """The worker pool of `services` (one per app), started on first use."""
+    """The worker pool of `services` (one per app and process), started on first use."""
     with _managers_lock:
         entry = _managers.get(id(services))
-        if entry is None or entry[0] is not services:
+        # A forked process (gunicorn --preload) inherits the entry but not its threads.
+        if entry is None or entry[0] is not services or entry[1].pid != os.getpid():
             entry = (services, ExportManager(services))
             _managers[id(services)] = entry
         return entry[1]
@@ -379,6 +408,39 @@ def shutdown_manager(services: Services) -> None:
         entry = _managers.pop(id(services), None)
     if entry is not None:
         entry[1].shutdown()
+
+
+def init_app(server: Flask, services: Services) -> None:
+    """At start-up, fail the exports whose process stopped (a killed or restarted worker); from
+    this process's first request on, its monitor keeps doing so (outside `flask` commands)."""
+    try:
+        fail_interrupted(services)
+    except SQLAlchemyError:
+        log.exception("could not check for interrupted exports at start-up")
+
+    @server.before_request
+    def _start_export_monitor() -> None:
+        if click.get_current_context(silent=True) is None:
+            manager(services)
+
+
+def _failures_message(failed: list[WidgetResult]) -> str:
+    """Why an export whose every widget failed has no file: the sources' safe messages."""
+    messages = list(dict.fromkeys(w.error or "" for w in failed))
+    if len(messages) == 1:  # typically the warehouse is down: its message says it all
+        return messages[0]
+    return "No widget could be computed: " + "; ".join(
+        f"{w.widget.title}: {w.error}" for w in failed
+    )
+
+
+def _failures_note(shown: list[WidgetResult]) -> list[str]:
+    """The row's note when some widgets failed (the file says so in their place)."""
+    failed = [w for w in shown if w.error]
+    if not failed:
+        return []
+    which = "; ".join(f"{w.widget.title}: {w.error}" for w in failed)
+    return [f"{len(failed)} of {len(shown)} widgets failed and are marked in the file ({which})"]
 
 
 def _shown_widgets(

@@ -122,6 +122,7 @@ def test_reconcile_makes_the_list_equal_to_the_pending_rows(queued_services, ana
         params={},
         owner_id=analyst.id,
         created_at=datetime.now(UTC) - timedelta(minutes=5),
+        heartbeat_at=datetime.now(UTC),  # its process is alive (a stale row would be failed)
     )
     with svc.store.session() as session:
         session.add(old)  # queued while Redis was down: not in the list

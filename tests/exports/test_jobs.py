@@ -271,7 +271,7 @@ def test_rows_left_running_by_a_dead_process_are_failed(make_services, analyst):
         session.add(Export(id="stale-export", report_ref=REPORT, format="pdf", status="running",
                            params={"timeout_seconds": 300}, owner_id=analyst.id,
                            created_at=long_ago, started_at=long_ago))  # fmt: skip
-    jobs.manager(svc)._fail_stale()
+    assert jobs.fail_interrupted(svc) == ["stale-export"]
     row = jobs.get_export(svc, "stale-export")
     assert row.status == "failed" and row.error == jobs.INTERRUPTED
 
