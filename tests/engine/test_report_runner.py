@@ -65,6 +65,20 @@ def services(app):
     return app.server.extensions["nexpo"]
 
 
+@pytest.fixture
+def own_services(app, tmp_path):
+    """The app's settings and warehouse over a metadata store of this test's own: a scheduler's
+    `run_pending` runs every due schedule, and the shared store holds other tests' schedules."""
+    from engine.services import Services
+    from security.users import ensure_demo_users
+    from store import init_store
+
+    shared = app.server.extensions["nexpo"]
+    store = init_store(f"sqlite:///{tmp_path / 'meta.db'}", ensure_demo_users)
+    yield Services(shared.settings, store, shared.sources)
+    store.dispose()
+
+
 def _schedule(services, owner_id: int, **fields):
     with services.store.session() as session:
         schedule = create_schedule(
@@ -105,7 +119,8 @@ def test_files_land_in_the_run_folder_with_a_fingerprint_that_ignores_the_genera
     assert other[0].fingerprint != a.fingerprint
 
 
-def test_inside_a_scheduler_run_files_go_to_instance_schedules_run_id(services):
+def test_inside_a_scheduler_run_files_go_to_instance_schedules_run_id(own_services):
+    services = own_services
     schedule = _schedule(services, 1, only_if_changed=True)
     collect = Collect()
     scheduler = Scheduler(
@@ -127,7 +142,8 @@ def test_inside_a_scheduler_run_files_go_to_instance_schedules_run_id(services):
         assert run.data_hash
 
 
-def test_only_if_changed_skips_a_scheduled_run_over_unchanged_data(services):
+def test_only_if_changed_skips_a_scheduled_run_over_unchanged_data(own_services):
+    services = own_services
     schedule = _schedule(services, 1, only_if_changed=True)
     scheduler = Scheduler(
         services.store,
