@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.dashboards.rows import free_slug, slugify, utc
+from engine.names import MAX_NAME, clean_name, numbered
 from engine.periods import PERIOD_DAYS, Window, resolve
 from engine.reports import ReportNotFound, find_report
 from engine.request import ReportRequest, RequestError, check_window, offered_formats
@@ -57,7 +58,7 @@ class ReportConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field("", max_length=2000)
     template: str = Field(min_length=1, max_length=120, description="Template key or dashboard")
     filters: dict[str, list[str]] = Field(default_factory=dict)
@@ -72,7 +73,7 @@ class ReportChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     description: str | None = Field(None, max_length=2000)
     template: str | None = Field(None, min_length=1, max_length=120)
     filters: dict[str, list[str]] | None = None
@@ -210,6 +211,9 @@ class SavedReports:
         return [info for info in infos if _allowed(principal, "read", info.resource)]
 
     def create(self, config: ReportConfig, owner: Principal) -> SavedReportInfo:
+        """A new saved report; its name is trimmed and numbered when another saved report has it
+        ("Revenue (2)"), and its slug is made from that name."""
+        name = _name(config.name)
         base = base_report(self.store, config.template)
         resource = report_resource(base, department=owner.department, owner_id=owner.id)
         self._authorize(owner, "create", resource)
@@ -219,9 +223,11 @@ class SavedReports:
         formats = formats or list(base.spec.export_formats)
         validate(base, config.filters, period, config.start, config.end, formats)
         with self.store.session() as session:
+            slug = free_slug(session, slugify(name))
+            name = numbered(name, session.scalars(select(SavedReport.name)))
             row = SavedReport(
-                slug=free_slug(session, slugify(config.name)),
-                name=config.name.strip() or base.spec.title,
+                slug=slug,
+                name=name,
                 description=config.description,
                 template=base.key,
                 filters={k: list(v) for k, v in config.filters.items() if v},
@@ -241,6 +247,7 @@ class SavedReports:
     def update(self, ref: str, changes: ReportChanges, principal: Principal) -> SavedReportInfo:
         current = self.get(ref)
         self._authorize(principal, "update", current.resource)
+        name = _name(changes.name) if changes.name is not None else current.name
         given = changes.model_fields_set
         template = changes.template if changes.template is not None else current.template
         base = base_report(self.store, template)
@@ -263,7 +270,7 @@ class SavedReports:
                 update(SavedReport)
                 .where(SavedReport.id == current.id, SavedReport.version == base_version)
                 .values(
-                    name=(changes.name or current.name).strip() or current.name,
+                    name=name,
                     description=(
                         changes.description
                         if changes.description is not None
@@ -357,6 +364,10 @@ class SavedReports:
             detail=detail,
             enabled=self.audit_enabled,
         )
+
+
+def _name(raw: str) -> str:
+    return clean_name(raw, "report name", error=lambda m: ReportConfigError(f"name: {m}"))
 
 
 def _allowed(principal: Principal, action: str, resource: Resource) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.dashboards.records import (
+    DashboardError,
     DashboardNotFound,
     Openable,
     SavedDashboard,
@@ -25,6 +26,7 @@ from engine.dashboards.rows import (
     utc,
 )
 from engine.dashboards.templates import TemplateOps
+from engine.names import clean_name, numbered
 from engine.spec import DashboardSpec
 from security.policy import Resource
 from security.users import Principal
@@ -42,12 +44,15 @@ class Dashboards(TemplateOps):
     def create(
         self, spec: DashboardSpec, owner: Principal, *, template_key: str | None = None
     ) -> SavedDashboard:
-        """Save `spec` as a new dashboard owned by `owner` (version 1); its key becomes a free slug
-        made from its title."""
+        """Save `spec` as a new dashboard owned by `owner` (version 1). Its title is trimmed and
+        numbered when another saved dashboard has it ("Revenue (2)"); its key becomes a free slug
+        made from that title."""
         self._authorize(owner, "create", new_resource("dashboard", owner), "create")
+        title = clean_name(spec.title, "dashboard title", error=DashboardError)
         with self.store.session() as session:
-            slug = free_slug(session, slugify(spec.title))
-            spec = spec.model_copy(update={"key": slug})
+            slug = free_slug(session, slugify(title))  # from the title as typed: "revenue-3"
+            title = numbered(title, session.scalars(select(Dashboard.title)))
+            spec = spec.model_copy(update={"key": slug, "title": title})
             row = Dashboard(
                 slug=slug,
                 title=spec.title,
@@ -74,7 +79,8 @@ class Dashboards(TemplateOps):
         """
         current = self.get(ref)
         self._authorize(author, "update", current.resource, "update")
-        spec = spec.model_copy(update={"key": current.slug})
+        title = clean_name(spec.title, "dashboard title", error=DashboardError)
+        spec = spec.model_copy(update={"key": current.slug, "title": title})
         with self.store.session() as session:
             new_version = base_version + 1
             changed = session.execute(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from engine.dashboards.base import DashboardsBase
-from engine.dashboards.records import DashboardNotFound, ReadOnlyTemplate, TemplateInfo
+from engine.dashboards.records import (
+    DashboardError,
+    DashboardNotFound,
+    ReadOnlyTemplate,
+    TemplateInfo,
+)
 from engine.dashboards.rows import (
     allowed,
     dump,
@@ -14,6 +19,7 @@ from engine.dashboards.rows import (
     slugify,
     template_info,
 )
+from engine.names import clean_name, numbered
 from engine.spec import DashboardSpec
 from engine.templates import builtin_dashboards
 from security.policy import Resource
@@ -86,11 +92,13 @@ class TemplateOps(DashboardsBase):
         spec: DashboardSpec | None = None,
     ) -> TemplateInfo:
         current = self._editable_template(key, principal, "update")
+        if name is not None:
+            name = clean_name(name, "template name", error=DashboardError)
         with self.store.session() as session:
             row = session.scalar(select(Template).where(Template.key == key))
             new_spec = spec or current.spec
             if name is not None:
-                row.name = name.strip() or row.name
+                row.name = name
             if description is not None:
                 row.description = description
             new_spec = new_spec.model_copy(
@@ -113,9 +121,11 @@ class TemplateOps(DashboardsBase):
         self, spec: DashboardSpec, principal: Principal, name: str, description: str
     ) -> TemplateInfo:
         self._authorize(principal, "create", new_resource("template", principal), "create")
-        name = name.strip() or spec.title
+        name = clean_name(name, "template name", error=DashboardError)
         with self.store.session() as session:
+            taken = [t.title for t in builtin_dashboards().values()]
             key = free_template_key(session, slugify(name))
+            name = numbered(name, [*taken, *session.scalars(select(Template.name))])
             spec = spec.model_copy(
                 update={"key": key, "title": name, "description": description}, deep=True
             )

@@ -5,7 +5,7 @@ so a schedule made in the browser and one made with curl pass the same checks.
 
 Input (a JSON object; the API's request body, the form's values):
 
-    name            text, 1-200 characters (default: the report's title and frequency)
+    name            text, 1-120 characters, trimmed (default: the report's title and frequency)
     report          a built-in template key or a saved dashboard (slug or id)
     frequency       daily | weekly | monthly | cron   (default: cron when `cron` is given, else weekly)
     time            "HH:MM" on the schedule's wall clock (presets; default 09:00)

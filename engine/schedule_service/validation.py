@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine import scheduler as sched
+from engine.names import MAX_NAME, clean_name
 from engine.report_runner import PERIODS, auto_period, schedule_window
 from engine.reports import FoundReport, find_report
 from engine.request import offered_formats, schedule_frequencies
@@ -69,12 +70,13 @@ def schedule_fields(
 
     frequency = preset_of(cron)["frequency"]
     name = merged.get("name")
-    if name in (None, ""):
-        name = f"{found.spec.title} ({frequency})"
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-        raise FieldError("name", "expected 1 to 200 characters")
-    if any(ch < " " or ch == "\x7f" for ch in name):  # e-mail subjects and headers carry it
+    if name is None or (isinstance(name, str) and not name.strip()):
+        suffix = f" ({frequency})"
+        name = found.spec.title[: MAX_NAME - len(suffix)] + suffix
+    if isinstance(name, str) and any(ch < " " or ch == "\x7f" for ch in name):
+        # e-mail subjects and headers carry it
         raise FieldError("name", "must be one line: no line breaks (CR, LF) or control characters")
+    name = clean_name(name, "schedule name", error=lambda m: FieldError("name", m))
 
     period = merged.get("period") or "auto"
     if period not in PERIODS:
@@ -89,7 +91,7 @@ def schedule_fields(
         if not isinstance(value, bool):
             raise FieldError(field, f"{value!r}: expected true or false")
     fields = {
-        "name": name.strip(),
+        "name": name,
         "report_ref": report.strip(),
         "cron": cron,
         "timezone": timezone,

@@ -81,6 +81,7 @@ def test_dashboards_and_templates_never_share_a_key(dashboards, users):
     tpl = dashboards.create_template(first.slug, users["ana"], name="Weekly 2")
     second = dashboards.create(spec("Weekly"), users["ana"])
     assert (first.slug, tpl.key, second.slug) == ("weekly", "weekly-2", "weekly-3")
+    assert (first.title, second.title) == ("Weekly", "Weekly (2)")
 
 
 def test_save_on_the_current_version_writes_the_next_one(dashboards, users):
