@@ -27,6 +27,7 @@ from components.schedule_form_input import (
     kept_recipients,
     webhooks_input,
 )
+from components.schedule_messages import empty_form_problems, plain_message
 from components.schedule_tables import run_history, schedule_table
 from engine import services
 from engine.schedule_service import Ops, ScheduleNotFound, preview
@@ -47,7 +48,14 @@ def _ops() -> Ops:
 
 
 def _message(exc: Exception) -> str:
-    return getattr(exc, "user_message", None) or str(exc)
+    return plain_message(exc)
+
+
+def _problems(problems: list[str]) -> Any:
+    """One problem as its sentence, several as a list (an empty form lacks a report and recipients)."""
+    if len(problems) == 1:
+        return problems[0]
+    return html.Ul([html.Li(p) for p in problems], className="mb-0 ps-3")
 
 
 @callback(
@@ -81,8 +89,8 @@ def update_frequency_options(report: str | None) -> list[dict[str, str]]:
     [Input(i, "value") for i in FIELD_IDS],
 )
 def show_preview(*values: Any) -> Any:
-    data = form_input(dict(zip(FIELD_IDS, values, strict=True)))
-    try:
+    try:  # bad JSON in the filters box is a FieldError too: shown here, never a 500
+        data = form_input(dict(zip(FIELD_IDS, values, strict=True)))
         found = preview(services.current(), data)
     except ScheduleError as exc:
         return html.Span(f"⚠ {_message(exc)}", className="text-danger", id="sched-preview-error")
@@ -201,17 +209,21 @@ def save(
         hooks = webhooks_input(webhook_urls or [], webhook_secrets or [])
         data = form_input(dict(zip(FIELD_IDS, values, strict=True)), hooks)
         ops = _ops()
-        if editing and editing.get("id") is not None:
-            schedule_id = int(editing["id"])
-            # Channels the form does not show (portal users) are kept as they are stored.
-            data["recipients"].update(kept_recipients(ops.get(schedule_id)))
+        schedule_id = int(editing["id"]) if editing and editing.get("id") is not None else None
+        # Channels the form does not show (portal users) are kept as they are stored.
+        kept = kept_recipients(ops.get(schedule_id)) if schedule_id is not None else {}
+        problems = empty_form_problems(data, kept)
+        if problems:
+            return _problems(problems), True, *(no_update,) * 6
+        if schedule_id is not None:
+            data["recipients"].update(kept)
             saved = ops.update(schedule_id, data, partial=True)
             verb = "saved"
         else:
             saved = ops.create(data)
             verb = "created"
     except (ScheduleError, AccessDenied, ScheduleNotFound) as exc:
-        return _message(exc), True, no_update, no_update, no_update, no_update, no_update, no_update
+        return _message(exc), True, *(no_update,) * 6
     note = f"Schedule “{saved['name']}” {verb}: {saved['description']}."
     return "", False, None, (version or 0) + 1, saved["id"], note, True, "success"
 

@@ -152,3 +152,66 @@ def test_the_history_shows_the_portal_recipient_by_username(page, as_admin, sche
     text = json.dumps(history.to_plotly_json(), default=lambda c: c.to_plotly_json())
     assert "portal \\u2192 admin" in text or "portal → admin" in text
     assert f'portal \\u2192 {principal.id}"' not in text
+
+
+def _new_form(page, **changes) -> list:
+    _style, _title, _open, _rows, _kept, *values = page.fill_form({"id": None})
+    form = dict(zip(page.FIELD_IDS, values, strict=True))
+    form.update({getattr(page.IDS, k): v for k, v in changes.items()})
+    return list(form.values())
+
+
+def _count(services) -> int:
+    with services.store.session() as session:
+        return len(session.scalars(select(Schedule.id)).all())
+
+
+def test_an_empty_form_is_refused_in_plain_words_and_nothing_is_stored(page, as_admin):
+    services, _ = as_admin
+    before = _count(services)
+    values = _new_form(page, REPORT=None, EMAILS="", STORAGE="")
+    error, error_open, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error_open is True
+    items = [li.children for li in error.children]
+    assert items == [
+        "Choose a report.",
+        "Add at least one recipient: an e-mail address, a webhook or a storage folder.",
+    ]
+    assert _count(services) == before
+
+
+def test_a_form_without_recipients_says_so_and_a_bad_address_names_its_field(page, as_admin):
+    error, error_open, *_ = page.save(1, None, 0, [""], [""], *_new_form(page, EMAILS=" "))
+    assert (error, error_open) == (
+        "Add at least one recipient: an e-mail address, a webhook or a storage folder.",
+        True,
+    )
+    values = _new_form(page, EMAILS="finance@example.com, bob")
+    error, error_open, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error == "E-mail address 2: 'bob' is not an e-mail address."
+    assert "recipients.email" not in error
+
+
+def test_bad_json_in_the_filters_box_is_an_inline_error_in_save_and_preview(page, as_admin):
+    values = _new_form(page, EMAILS="finance@example.com", FILTERS='{"country": ')
+    error, error_open, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error_open is True and error.startswith("Filters: Expected JSON such as")
+    from components.schedule_callbacks import show_preview
+
+    shown = show_preview(*values)
+    assert shown.id == "sched-preview-error" and "Filters: Expected JSON" in shown.children
+    values = _new_form(page, EMAILS="finance@example.com", FILTERS="[1, 2]")
+    error, _open, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error == "Filters: Expected an object of parameter values."
+
+
+def test_a_long_name_is_refused_and_a_padded_one_is_trimmed(page, as_admin):
+    services, _ = as_admin
+    values = _new_form(page, EMAILS="finance@example.com", NAME="n" * 121)
+    error, _open, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error == "Name: The schedule name is 121 characters long; keep it to 120."
+    values = _new_form(page, EMAILS="finance@example.com", NAME="  Weekly   revenue ")
+    error, _open, _editing, _version, saved_id, *_ = page.save(1, None, 0, [""], [""], *values)
+    assert error == ""
+    with services.store.session() as session:
+        assert session.get(Schedule, saved_id).name == "Weekly revenue"
