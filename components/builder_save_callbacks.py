@@ -34,6 +34,8 @@ def on_save(
     meta: dict[str, Any],
 ) -> tuple[Any, ...]:
     store, principal, spec = dashboards(), current_principal(), draft_spec(draft, layout, title)
+    if title is not None:  # a cleared title is refused by the store, not replaced by the old one
+        spec = spec.model_copy(update={"title": title})
     try:
         if meta.get("dashboard") is None:
             created = store.create(spec, principal)
@@ -77,9 +79,9 @@ def on_save_as(
 ) -> tuple[Any, Any]:
     spec = draft_spec(draft, layout, title)
     try:
-        created = dashboards().save_as(
-            spec, (new_title or "").strip() or spec.title, current_principal()
-        )
+        # The store trims the title, refuses an empty or long one and numbers a taken one.
+        typed = new_title if new_title is not None else spec.title
+        created = dashboards().save_as(spec, typed, current_principal())
     except (DashboardError, AccessDenied) as exc:
         return message(exc.user_message), no_update
     return no_update, _edit_href(created)
