@@ -184,7 +184,7 @@ REPORT_CONFIG = schema(
         "additionalProperties": False,
         "required": ["name", "template"],
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "name": {"type": "string", "minLength": 1, "maxLength": 120},
             "description": {"type": "string", "maxLength": 2000},
             "template": {
                 "type": "string",
@@ -210,7 +210,7 @@ REPORT_CHANGES = schema(
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "name": {"type": "string", "minLength": 1, "maxLength": 120},
             "description": {"type": "string", "maxLength": 2000},
             "template": {"type": "string", "minLength": 1, "maxLength": 120},
             "filters": FILTERS,

@@ -177,7 +177,7 @@ RECIPIENTS = {
     },
 }
 INPUT_PROPERTIES: dict[str, Any] = {
-    "name": {"type": "string", "maxLength": 200},
+    "name": {"type": "string", "maxLength": 120},
     "report": {"type": "string", "description": "template key or saved dashboard (slug or id)"},
     "frequency": {"type": "string", "enum": ["daily", "weekly", "monthly", "cron"]},
     "time": {"type": "string", "pattern": "^\\d{1,2}:\\d{2}$", "example": "09:00"},

@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 from analytics.catalog import CATALOG, list_metrics
 from api import ApiError, schema
 from engine.dashboards import DashboardError, DashboardNotFound, ReadOnlyTemplate, StaleVersion
+from engine.names import clean_name
 from engine.periods import PERIODS
 from engine.spec import DashboardSpec
 
@@ -16,7 +17,7 @@ WIDGET_TYPES = [
 ]  # fmt: skip
 SPEC_PROPERTIES: dict[str, Any] = {
     "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "title": {"type": "string", "minLength": 1, "maxLength": 120},
     "description": {"type": "string"},
     "default_period": {"type": "string", "enum": list(PERIODS)},
     "widgets": {
@@ -64,8 +65,10 @@ def spec_from_body(body: dict[str, Any], *, key: str = "new") -> DashboardSpec:
         ApiError: 400 for a widget whose metric the catalog does not know.
     """
     spec = DashboardSpec.model_validate({"key": key, **body})
-    if not spec.title.strip():
-        raise ApiError(400, "bad_request", "title: must not be empty")
+    title = clean_name(
+        spec.title, "title", error=lambda m: ApiError(400, "bad_request", f"title: {m}")
+    )
+    spec = spec.model_copy(update={"title": title})
     list_metrics()  # loads the catalog
     for i, widget in enumerate(spec.widgets):
         if widget.metric not in CATALOG:
