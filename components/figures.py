@@ -180,7 +180,8 @@ def cohort_heatmap_figure(
     `relative=True` divides each row by its period-0 value (retention counts become shares of the
     cohort); otherwise the values are drawn as they are (cohort_mrr_retention's ratio already is).
     """
-    matrix = frame.pivot_table(index=cohort, columns=period, values=value, aggfunc="sum")
+    # sum(min_count=1): a period with no value (not over yet) stays blank, not 0%.
+    matrix = frame.groupby([cohort, period])[value].sum(min_count=1).unstack(period)
     matrix = matrix.sort_index().sort_index(axis=1)
     sizes = matrix[matrix.columns[0]] if len(matrix.columns) else pd.Series(dtype=float)
     if relative and len(matrix.columns):

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.catalog import MetricError, get_metric, run_metric
+from analytics.freshness import Freshness, blank_unfinished, freshness, table_of, trim_after
 from datasources.errors import DataSourceError
 from engine import performance
 from engine.periods import Window
@@ -150,9 +151,19 @@ def _widgets(
 ) -> list[WidgetResult]:
     """The widgets' results, queries in parallel within REPORT_CONCURRENT_LIMIT."""
     workers = max(1, min(services.settings.report_concurrent_limit, len(widgets)))
+    fresh = data_freshness(services, principal, refresh=refresh)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="widget") as pool:
         futures = [
-            pool.submit(_widget, w, window, principal, services, refresh=refresh, filters=filters)
+            pool.submit(
+                _widget,
+                w,
+                window,
+                principal,
+                services,
+                refresh=refresh,
+                filters=filters,
+                fresh=fresh,
+            )
             for w in widgets
         ]
         return [f.result() for f in futures]
@@ -212,7 +223,13 @@ def generate_widget(
     """One widget of `spec` (each dashboard widget loads on its own); access checked as generate's."""
     window = authorize_spec(spec, window, principal, cap=cap, resource=resource)
     result = _widget(
-        spec.widget(widget_id), window, principal, services, refresh=refresh, filters=filters
+        spec.widget(widget_id),
+        window,
+        principal,
+        services,
+        refresh=refresh,
+        filters=filters,
+        fresh=data_freshness(services, principal, refresh=refresh),
     )
     performance.record(services, report_key(spec, resource), [result])
     return result
@@ -226,8 +243,12 @@ def _widget(
     *,
     refresh: bool = False,
     filters: Filters | None = None,
+    fresh: Freshness | None = None,
 ) -> WidgetResult:
-    """One widget's result; a failing metric or source becomes `error`, never an exception."""
+    """One widget's result; a failing metric or source becomes `error`, never an exception.
+
+    Days after the warehouse's last loaded day (`fresh`) are cut from day-indexed series, and
+    cohort periods not over by then are blanked (`_after_data`)."""
     started = time.perf_counter()
     window = _widget_window(widget, window, principal)
     result = WidgetResult(widget=widget, window=window)
@@ -240,10 +261,13 @@ def _widget(
         if applied:
             params["filters"] = applied
             result.meta["filters_applied"] = applied
+        last_day = _last_day(widget, fresh, tz)
+        if last_day is not None:
+            result.meta["data_until"] = last_day.isoformat()
         if widget.type == "metric_card":
-            _card(result, source, params)
+            _card(result, source, params, last_day)
         else:
-            frame = run_metric(widget.metric, source, params)
+            frame = _after_data(widget, run_metric(widget.metric, source, params), params, last_day)
             frame = mask_frame(frame, principal, enabled=services.settings.enable_pii_masking)
             _limit(result, frame, services.settings.report_max_rows)
     except AccessDenied:
@@ -331,7 +355,65 @@ def _limit(result: WidgetResult, frame: pd.DataFrame, max_rows: int) -> None:
     result.frame = frame
 
 
-def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
+def data_freshness(services: Services, principal: Principal, *, refresh: bool = False) -> Freshness:
+    """How fresh the warehouse is, as `principal` reads it (one cached query per table); empty
+    when the source cannot say."""
+    source = services.sources.cached("warehouse", access_scope(principal), refresh=refresh)
+    try:
+        return freshness(source)
+    except Exception:  # freshness only cuts series and labels pages: never fail a widget on it
+        log.warning("warehouse freshness unavailable", exc_info=True)
+        return Freshness()
+
+
+def _last_day(widget: WidgetSpec, fresh: Freshness | None, tz: str) -> date | None:
+    """The last local day the widget's metric has data for (analytics.freshness.table_of), if
+    known; None for a metric whose days do not stop with the loaded rows (MRR, a stock)."""
+    spec = get_metric(widget.metric)
+    table = table_of(spec.group, spec.filters)
+    if fresh is None:
+        return None
+    if table is None:
+        # A cohort's month is unfinished until everything is loaded past it, whatever it reads.
+        return fresh.last_day(tz) if widget.type == "cohort_heatmap" else None
+    return fresh.last_day(tz, table)
+
+
+def _interval(metric: str, params: dict[str, Any], default: str | None = None) -> str | None:
+    field = get_metric(metric).params.model_fields.get("interval")
+    return str(params.get("interval", field.default if field is not None else default))
+
+
+def _after_data(
+    widget: WidgetSpec, frame: pd.DataFrame, params: dict[str, Any], last_day: date | None
+) -> pd.DataFrame:
+    """`frame` without the days after `last_day` (a day-indexed `date`, or a period starting after
+    it), and for a cohort heatmap with its unfinished periods blank.
+
+    Done here rather than in each metric: the metrics take any [start, end] and know nothing of
+    the warehouse's freshness, and every surface passes here. A week/month snapshot's `date` is
+    its period's last day cut at `end`, so only day-indexed `date` columns are cut.
+    """
+    if widget.type == "cohort_heatmap":
+        # A period is unfinished until both the window and the loaded data are past it.
+        end = params.get("end")
+        ends = [d for d in (last_day, _as_date(end) if end else None) if d is not None]
+        last_day = min(ends, default=None)
+        options = widget.options
+        cohort, period = options.get("cohort", "cohort"), options.get("period", "period")
+        value = options.get("value", "count")
+        interval = _interval(widget.metric, params, "month") or "month"
+        return blank_unfinished(frame, cohort, period, [value], interval, last_day)
+    if last_day is None:
+        return frame
+    if "date" in frame.columns and _interval(widget.metric, params, "day") == "day":
+        return trim_after(frame, "date", last_day)
+    return trim_after(frame, "period_start", last_day)
+
+
+def _card(
+    result: WidgetResult, source: Any, params: dict[str, Any], last_day: date | None = None
+) -> None:
     widget, window = result.widget, result.window
     column = widget.options.get("value", "value")
     if widget.options.get("mode", "last") == "period":
@@ -358,13 +440,14 @@ def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
         # A stock (MRR, customers): the value at the end of each window, with the daily series as sparkline.
         x = widget.options.get("x", "date")
         frame = run_metric(widget.metric, source, {**params, "start": window.previous.start})
-        frame = frame.sort_values(x)
+        frame = _after_data(widget, frame, params, last_day).sort_values(x)
         dates = pd.to_datetime(frame[x]).dt.date
         now, before = frame[dates <= window.end], frame[dates <= window.previous.end]
         field = get_metric(widget.metric).params.model_fields.get("interval")
         interval = params.get("interval", field.default if field is not None else None)
         if interval in ("week", "month"):
-            now = _latest_period(result, now, column, x, str(interval))
+            upto = min(window.end, last_day) if last_day is not None else window.end
+            now = _latest_period(result, now, column, x, str(interval), upto)
         result.value = _scalar(now, column)
         result.previous = _scalar(before, column)
         result.sparkline = frame[dates >= window.start][[x, column]]
@@ -372,7 +455,12 @@ def _card(result: WidgetResult, source: Any, params: dict[str, Any]) -> None:
 
 
 def _latest_period(
-    result: WidgetResult, rows: pd.DataFrame, column: str, x: str, interval: str
+    result: WidgetResult,
+    rows: pd.DataFrame,
+    column: str,
+    x: str,
+    interval: str,
+    end: date | None = None,
 ) -> pd.DataFrame:
     """A "this month" card's rows up to the period it shows, labelled in `meta["period_label"]`.
 
@@ -382,7 +470,7 @@ def _latest_period(
     """
     if rows.empty:
         return rows
-    end = result.window.end
+    end = end or result.window.end  # the window's end, or the data's last day before it
     starts = pd.to_datetime(rows[x]).dt.date
     valued = rows[column].notna().to_numpy()
     if valued[-1] or not valued.any():

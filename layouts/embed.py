@@ -15,6 +15,7 @@ class IDS:
     STATE = "embed-state-store"
     PERIOD = "embed-period-radio"
     WINDOW = "embed-window-text"
+    FRESHNESS = "embed-freshness-text"
     ERROR = "embed-error"
 
     @staticmethod
@@ -23,9 +24,16 @@ class IDS:
 
 
 def embed_shell(
-    spec: DashboardSpec, token: str, period: str, *, locked: bool, window_text: str
+    spec: DashboardSpec,
+    token: str,
+    period: str,
+    *,
+    locked: bool,
+    window_text: str,
+    freshness: str = "",
 ) -> html.Div:
-    """The embedded dashboard. The store carries the token: every callback re-verifies it."""
+    """The embedded dashboard. The store carries the token: every callback re-verifies it.
+    `freshness` says up to when the data is loaded ("Data up to …")."""
     controls = []
     if not locked:
         controls = [
@@ -46,6 +54,7 @@ def embed_shell(
                 [
                     html.H1(spec.title, className="h5 mb-0"),
                     html.Div(window_text, id=IDS.WINDOW, className="small text-secondary"),
+                    html.Div(freshness, id=IDS.FRESHNESS, className="small text-secondary"),
                 ]
             ),
             html.Div(controls, className="ms-auto"),

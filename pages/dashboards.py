@@ -27,7 +27,7 @@ from components.widgets import widget_body, widget_card
 from engine import services
 from engine.dashboards import Dashboards
 from engine.filters import LABELS, filter_options
-from engine.generate import prefetch, run
+from engine.generate import data_freshness, prefetch, run
 from engine.periods import PERIOD_DAYS, Window, today_in
 from engine.reports import ReportNotFound, find_report
 from engine.request import (
@@ -61,6 +61,7 @@ REFRESH_CHOICES = {
 class IDS:
     STATE = "dashboard-state-store"
     WINDOW = "dashboard-window-text"
+    FRESHNESS = "dashboard-freshness-text"
     PERIOD = "dashboard-period-button"
     DATES = "dashboard-dates-picker"
     REFRESH = "dashboard-refresh-button"
@@ -219,6 +220,7 @@ def layout(dashboard_id: str | None = None, **params: Any) -> html.Div:
                 tz,
                 editable=_may_edit(principal, found),
                 formats=formats,
+                freshness=data_freshness(svc, principal).label(tz),
             ),  # fmt: skip
             _filter_bar(state, options, _locked_filters(principal)),
             dcc.Store(id=IDS.STATE, data=state),
@@ -297,7 +299,9 @@ def _toolbar(
     *,
     editable: bool = False,
     formats: list[str] | None = None,
+    freshness: str = "",
 ) -> html.Div:
+    """The title, the days shown, how fresh the data is ("Data up to …"), and the controls."""
     buttons = dbc.ButtonGroup(
         [
             dbc.Button(
@@ -374,6 +378,7 @@ def _toolbar(
                         id=IDS.WINDOW,
                         className="small text-secondary",
                     ),
+                    html.Div(freshness, id=IDS.FRESHNESS, className="small text-secondary"),
                 ],
                 className="me-auto",
             ),

@@ -37,7 +37,7 @@ from flask import Flask, Response, g, jsonify, redirect, render_template_string,
 
 from components.widgets import widget_body
 from engine import services
-from engine.generate import run
+from engine.generate import data_freshness, run
 from engine.periods import PERIOD_DAYS
 from engine.reports import ReportNotFound, find_report
 from engine.request import ReportRequest, ResolvedRequest, resolve
@@ -185,7 +185,8 @@ def initial_layout(claims: EmbedClaims, token: str) -> html.Div:
         text = window_text(claims, period)
     except AccessDenied as exc:
         return embed_error(exc.user_message)
-    return embed_shell(found.spec, token, period, locked=locked, window_text=text)
+    fresh = data_freshness(svc, claims.principal()).label(svc.settings.report_timezone)
+    return embed_shell(found.spec, token, period, locked=locked, window_text=text, freshness=fresh)
 
 
 def embed_dependencies(token: str) -> Response:

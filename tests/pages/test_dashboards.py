@@ -69,3 +69,37 @@ def test_only_a_window_that_includes_today_is_live(page):
     today = today_in("UTC")
     assert page.is_live(Window(today - timedelta(days=6), today), "UTC")
     assert not page.is_live(Window(date(2026, 1, 1), date(2026, 1, 31)), "UTC")
+
+
+def test_the_header_says_how_fresh_the_data_is(page, app):
+    from datetime import UTC, datetime
+
+    from analytics.freshness import Freshness
+
+    spec = builtin_dashboards()["revenue_analytics"]
+    window = Window(date(2026, 11, 9), date(2026, 12, 8))
+    fresh = Freshness({"events": datetime(2026, 12, 8, 14, 5, tzinfo=UTC)}).label("UTC")
+    state = {"period": "30d", "refresh": "off", "filters": {}}
+    with app.server.test_request_context("/"):
+        bar = page._toolbar(spec, state, window, window, "UTC", freshness=fresh)
+    texts = [c.children for c in _walk(bar) if getattr(c, "id", None) == page.IDS.FRESHNESS]
+    assert texts == ["Data up to Dec 8, 2026 14:05 UTC"]
+
+
+def test_the_embed_header_says_how_fresh_the_data_is():
+    from layouts.embed import IDS, embed_shell
+
+    spec = builtin_dashboards()["kpi_dashboard"]
+    shell = embed_shell(
+        spec, "t", "30d", locked=True, window_text="w", freshness="Data up to Dec 8, 2026"
+    )
+    texts = [c.children for c in _walk(shell) if getattr(c, "id", None) == IDS.FRESHNESS]
+    assert texts == ["Data up to Dec 8, 2026"]
+
+
+def _walk(node):
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)
