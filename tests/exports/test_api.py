@@ -13,6 +13,7 @@ import re
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from components.formats import format_value
+from components.formats import cents, format_value
 from engine.generate import generate
 from engine.periods import resolve
 from engine.templates import builtin_dashboards
@@ -99,6 +100,16 @@ def disposition_name(response) -> str:
     return match.group(1)
 
 
+def in_unit(value: float, fmt: str) -> str:
+    """A card value as a finance person expects it in a file: money in cents, a rate to 4
+    decimals, a count as an integer (computed here with Decimal, apart from the renderers)."""
+    if fmt == "money":
+        return str(cents(value))
+    if fmt == "percent":
+        return str(float(Decimal(repr(value)).quantize(Decimal("0.0001"), ROUND_HALF_UP)))
+    return str(int(value)) if float(value).is_integer() else str(round(value, 6))
+
+
 # -- each format, read back ---------------------------------------------------------------------------
 
 
@@ -114,15 +125,16 @@ def test_csv_parses_and_equals_the_screen(analyst, expected):
     header = records[summary + 1]
     cards = {r[0]: dict(zip(header, r, strict=True)) for r in records[summary + 2 : summary + 6]}
     for wid in ("mrr", "arr", "paying-customers", "customer-churn"):
-        assert float(cards[wid]["value"]) == pytest.approx(expected[wid].value, rel=1e-9)
+        assert cards[wid]["value"] == in_unit(expected[wid].value, cards[wid]["format"])
     start = records.index(["# Widget: Revenue by processor (revenue-by-processor)"])
     table = records[start + 1 : start + 1 + 1 + len(expected["revenue-by-processor"].frame)]
     frame = expected["revenue-by-processor"].frame
     assert table[0] == list(frame.columns)
     assert [r[0] for r in table[1:]] == list(frame["processor"])
-    assert [float(r[table[0].index("revenue")]) for r in table[1:]] == pytest.approx(
-        list(frame["revenue"])
-    )
+    # Money to cents, as the screen shows it (never 15842.861845410203).
+    assert [r[table[0].index("revenue")] for r in table[1:]] == [
+        str(cents(float(v))) for v in frame["revenue"]
+    ]
 
 
 def test_json_parses_and_equals_the_screen(analyst, expected):
@@ -134,13 +146,14 @@ def test_json_parses_and_equals_the_screen(analyst, expected):
     widgets = {w["id"]: w for w in doc["widgets"]}
     assert set(widgets) == set(expected)
     for wid in ("mrr", "arr", "paying-customers", "customer-churn"):
-        assert widgets[wid]["value"] == pytest.approx(expected[wid].value, rel=1e-9)
+        value, fmt = widgets[wid]["value"], widgets[wid]["format"]
+        assert value == float(in_unit(expected[wid].value, fmt))
     daily = widgets["daily-revenue"]
     frame = expected["daily-revenue"].frame
     assert daily["row_count"] == len(frame) == len(daily["rows"]) and not daily["truncated"]
     names = [c["name"] for c in daily["columns"]]
     got = pd.DataFrame(daily["rows"], columns=names)
-    assert list(got["revenue"]) == pytest.approx(list(frame["revenue"]))
+    assert list(got["revenue"]) == [float(cents(float(v))) for v in frame["revenue"]]
     assert view["row_count"] == sum(len(w["rows"]) for w in doc["widgets"])
 
 
