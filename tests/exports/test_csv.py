@@ -47,7 +47,7 @@ def test_report_csv_has_metadata_a_card_summary_and_a_section_per_widget(tmp_pat
     line = rows.index(["# Widget: Daily revenue (daily-revenue)"])
     assert rows[line + 1] == ["date", "revenue", "revenue_ma7"]
     assert rows[line + 2] == ["2026-11-01", "1000.00", "1000.00"]
-    assert rows[line + 31] == ["2026-11-30", str(1000 + 10.5 * 29), rows[line + 31][2]]
+    assert rows[line + 31] == ["2026-11-30", f"{1000 + 10.5 * 29:.2f}", rows[line + 31][2]]
     assert ["# Widget: Top customers (top-customers)"] in rows
 
 
