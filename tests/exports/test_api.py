@@ -195,6 +195,17 @@ def test_excel_reread_with_openpyxl_equals_the_data(analyst, expected, tmp_path)
     summary = [r for r in book["Summary"].iter_rows(values_only=True) if r and r[0]]
     mrr_row = next(r for r in summary if "MRR" in [str(c) for c in r])
     assert expected["mrr"].value in [c for c in mrr_row if isinstance(c, float)]
+    # Read-only readers see every sheet's rows: the file carries its sheet dimensions.
+    fast = openpyxl.load_workbook(path, read_only=True)
+    try:
+        for name in book.sheetnames:
+            assert (fast[name].max_row, fast[name].max_column) == (
+                book[name].max_row,
+                book[name].max_column,
+            ), name
+        assert fast[ws.title].max_row == 1 + len(frame)
+    finally:
+        fast.close()
 
 
 def test_pdf_shows_the_card_values_the_screen_shows(analyst, expected, tmp_path, poppler):
