@@ -253,6 +253,21 @@ def test_images_of_one_widget(analyst, fmt, magic, image_server):
     assert view["widget_id"] == "revenue-by-processor"
 
 
+@pytest.mark.parametrize("fmt", ["png", "svg", "jpg", "image"])
+def test_an_image_of_a_card_is_400_naming_the_formats(analyst, fmt, image_server):
+    response = create(analyst, fmt, widget_id="mrr")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_format", body
+    message = body["message"]
+    assert "'MRR'" in message and "a metric card" in message and "no chart" in message, message
+    allowed = message.split("choose one of ")[1].split(", ")
+    assert allowed and not {"png", "svg", "jpg"} & set(allowed)
+    assert set(allowed) <= {"pdf", "excel", "csv", "json", "xml"}
+    # The chart of the same report still exports as an image.
+    assert create(analyst, "svg", widget_id="daily-revenue").status_code == 200
+
+
 def test_a_widget_export_holds_only_that_widget(analyst, expected):
     _, response = download(analyst, "json", widget_id="daily-revenue")
     doc = json.loads(response.data)
@@ -395,32 +410,33 @@ def test_openapi_describes_the_export_routes(app):
 
 
 def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image_server):
-    """Ten API calls at once (bearer token, one thread each), five widgets x PNG and SVG: every file
-    is its own widget's, equal to the same image rendered alone afterwards."""
+    """Eight API calls at once (bearer token, one thread each), the two charts x PNG and SVG x two
+    periods: every file is its own widget's, equal to the same image rendered alone afterwards
+    (cards have no image: test_an_image_of_a_card_is_400_naming_the_formats)."""
     svc = services_of(app)
     analyst = principal_of(app, "manager")
     plaintext, _ = tokens.issue(svc.store, analyst.id, "concurrency test")
     headers = {"Authorization": f"Bearer {plaintext}"}
-    widgets = ["mrr", "arr", "paying-customers", "daily-revenue", "revenue-by-processor"]
-    asks = [(w, fmt) for w in widgets for fmt in ("png", "svg")]
-    results: dict[tuple[str, str], bytes] = {}
+    widgets = ["daily-revenue", "revenue-by-processor"]
+    asks = [(w, fmt, p) for w in widgets for fmt in ("png", "svg") for p in ("30d", "90d")]
+    results: dict[tuple[str, str, str], bytes] = {}
     errors: list[str] = []
     barrier = threading.Barrier(len(asks))
 
-    def one(widget: str, fmt: str) -> None:
+    def one(widget: str, fmt: str, period: str) -> None:
         try:
             client = app.server.test_client()
             barrier.wait()
             created = client.post(
                 f"/api/export/{fmt}?wait=60",
-                json={"report_id": REPORT, "period": "30d", "widget_id": widget},
+                json={"report_id": REPORT, "period": period, "widget_id": widget},
                 headers=headers,
             )
             view = created.get_json()
             assert view["status"] == "succeeded", view
-            results[(widget, fmt)] = client.get(view["download_url"], headers=headers).data
+            results[(widget, fmt, period)] = client.get(view["download_url"], headers=headers).data
         except Exception as exc:  # noqa: BLE001
-            errors.append(f"{widget}/{fmt}: {exc!r}")
+            errors.append(f"{widget}/{fmt}/{period}: {exc!r}")
 
     threads = [threading.Thread(target=one, args=ask) for ask in asks]
     for t in threads:
@@ -428,10 +444,10 @@ def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image
     for t in threads:
         t.join(120)
     assert not errors, errors
-    assert len(results) == 10
+    assert len(results) == len(asks) == 8
     titles = {w.id: w.title for w in builtin_dashboards()[REPORT].widgets}
     client = app.server.test_client()
-    for (widget, fmt), data in results.items():
+    for (widget, fmt, period), data in results.items():
         if fmt == "svg":
             svg = data.decode()
             assert svg.startswith("<svg") and titles[widget] in svg
@@ -439,14 +455,12 @@ def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image
         else:
             alone = client.post(
                 "/api/export/png?wait=60",
-                json={"report_id": REPORT, "period": "30d", "widget_id": widget},
+                json={"report_id": REPORT, "period": period, "widget_id": widget},
                 headers=headers,
             ).get_json()
             again = client.get(alone["download_url"], headers=headers).data
             width, height = (int.from_bytes(data[i : i + 4], "big") for i in (16, 20))
-            chart = widget in ("daily-revenue", "revenue-by-processor")
-            assert data[:8] == b"\x89PNG\r\n\x1a\n" and (width > height if chart else True)
-            assert (width, height) == ((1920, 960) if chart else (width, height))
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1920, 960)
             assert data == again, widget  # kaleido draws the same figure to the same bytes
 
 
