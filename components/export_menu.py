@@ -16,8 +16,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from engine import services
+from settings import IMAGE_FORMATS
 
-# (API name, menu label); images export the widget's chart (a dashboard's: its first chart).
+# (API name, menu label); images export the widget's chart (a dashboard's: its first chart), and
+# a card or a table offers none.
 FORMATS: tuple[tuple[str, str], ...] = (
     ("pdf", "PDF"),
     ("excel", "Excel"),
@@ -67,11 +69,13 @@ def export_menu(
     *,
     period: str | None = None,
     formats: list[str] | None = None,
+    chart: bool = True,
 ) -> html.Div | None:
     """The menu for `report_id` (or one of its widgets), with the formats the settings offer
     (`Settings.export_formats`: ENABLE_PDF_EXPORT, ENABLE_EXCEL_EXPORT and EXCEL_EXPORT_ENABLED,
     API_EXPORT_FORMATS), narrowed to `formats` (the report's own, engine.request.offered_formats;
-    empty for a role that may not export); None when none is offered.
+    empty for a role that may not export); None when none is offered. Image formats only for a
+    widget that draws a `chart` (engine.request.has_chart: not a metric card or a table).
 
     On a dashboard page the menu follows the page's live view (period, custom dates, filters: the
     `dashboard-state-store`); elsewhere it exports `period` (default: the report's own).
@@ -79,6 +83,8 @@ def export_menu(
     offered = services.current().settings.export_formats
     if formats is not None:
         offered = [f for f in offered if f in formats]
+    if not chart:
+        offered = [f for f in offered if f not in IMAGE_FORMATS]
     if not offered:
         return None
     scope = scope_of(widget_id)

@@ -240,11 +240,26 @@ def check_window(window: Window) -> None:
         raise RequestError("start", "start: a period may span at most 10 years")
 
 
-def offered_formats(spec: Any, allowed: tuple[str, ...] | None = None) -> list[str]:
+# Widgets drawn without a chart: a card shows a number, a table rows; neither is an image.
+NO_CHART_TYPES = ("metric_card", "table")
+
+
+def has_chart(widget: Any) -> bool:
+    """Whether a widget draws a chart (line, bar, pie, funnel, heatmap, gauge...)."""
+    return widget.type not in NO_CHART_TYPES
+
+
+def offered_formats(
+    spec: Any, allowed: tuple[str, ...] | None = None, widget: str | None = None
+) -> list[str]:
     """The formats a report offers: its template's `export_formats`, plus chart images (the
     seed's image export, IMAGE_EXPORT_FORMAT, is its own component and offered for every report);
-    `allowed` narrows them to what a surface or the settings offer."""
+    `allowed` narrows them to what a surface or the settings offer. For one `widget` (an id),
+    images only when it draws a chart."""
     listed = [*spec.export_formats, *(f for f in IMAGE_FORMATS if f not in spec.export_formats)]
+    found = next((w for w in spec.widgets if w.id == widget), None) if widget else None
+    if found is not None and not has_chart(found):
+        listed = [f for f in listed if f not in IMAGE_FORMATS]
     return [f for f in listed if allowed is None or f in allowed]
 
 
@@ -308,6 +323,9 @@ def resolve(
     if not wanted and default_filters:
         wanted = spec.default_filters.dimensions()
     fmt = req.format
+    widget = next((w for w in spec.widgets if w.id == req.widget), None)
+    if req.widget is not None and widget is None:
+        raise RequestError("widget", f"widget: {req.widget!r} is not on {spec.key!r}")
     if fmt is not None:
         offered = offered_formats(spec, allowed_formats)
         if fmt not in offered:
@@ -316,8 +334,14 @@ def resolve(
                 f"format: {fmt!r} is not offered for {spec.key!r}; choose one of "
                 + (", ".join(offered) or "none"),
             )
-    if req.widget is not None and req.widget not in {w.id for w in spec.widgets}:
-        raise RequestError("widget", f"widget: {req.widget!r} is not on {spec.key!r}")
+        if widget is not None and fmt not in offered_formats(spec, allowed_formats, widget.id):
+            kind = "a metric card" if widget.type == "metric_card" else "a table"
+            raise RequestError(
+                "format",
+                f"format: {fmt!r} is an image, and the widget {widget.title!r} is {kind} with no "
+                "chart to draw; choose one of "
+                + (", ".join(offered_formats(spec, allowed_formats, widget.id)) or "none"),
+            )
     return ResolvedRequest(
         request=req,
         found=found,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,21 +48,29 @@ def label(name: str) -> str:
 
 
 def columns_of(frame: pd.DataFrame, widget: WidgetSpec) -> list[Column]:
-    """The kind of every column: the widget's `format` marks its value columns as money or percent."""
+    """The kind of every column, from the widget's declared formats as the dashboard uses them:
+    `options.formats` names a column's format; otherwise `options.format` marks the value columns
+    (`y`, `value`) and, in a table, every non-integer number column (an id is never money)."""
     fmt = widget.options.get("format", "number")
+    formats = widget.options.get("formats") or {}
     ys = widget.options.get("y") or []
-    value_columns = (
-        {*ys, widget.options.get("value", "value")} if fmt in ("money", "percent") else set()
-    )
-    # Columns that are money by name, whatever the widget's format (tables mixing counts and revenue).
+    value_columns = {*ys, widget.options.get("value", "value")}
     out = []
     for name in frame.columns:
-        series = frame[name]
-        kind = _kind(series)
-        if kind in ("integer", "number") and name in value_columns:
-            kind = fmt
+        kind = _kind(frame[name])
+        if kind in ("integer", "number"):
+            declared = formats.get(name)
+            if declared is None and fmt in ("money", "percent") and not _is_id(str(name)):
+                in_table = widget.type == "table" and kind == "number"
+                declared = fmt if name in value_columns or in_table else None
+            if declared in ("money", "percent"):
+                kind = declared
         out.append(Column(str(name), label(name), kind))
     return out
+
+
+def _is_id(name: str) -> bool:
+    return name.lower() == "id" or name.lower().endswith("_id")
 
 
 def _kind(series: pd.Series) -> str:
@@ -125,8 +134,34 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+# Decimals each numeric kind carries in CSV, JSON and XML: money to cents, rates (0.0425 is
+# 4.25 %) to 4 decimals, any other number to 6 decimals; counts are integers.
+DECIMALS = {"money": 2, "percent": 4, "number": 6}
+
+
+def rounded(values: np.ndarray, kind: str) -> np.ndarray:
+    """Float values rounded to their kind's decimals, half away from zero (as the cards: 175362.475
+    is .48), after absorbing binary noise; NaN and inf stay as they are."""
+    digits = DECIMALS.get(kind, 6)
+    scale = 10.0**digits
+    # First to 4 more decimals (as components.formats.cents), then the scaled value's own float
+    # noise: 175362.475 * 100 = 17536247.499999996 -> 17536247.5.
+    scaled = np.round(np.round(values, digits + 4) * scale, 4)
+    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
+
+
+def number_value(value: float | None, kind: str) -> float | int | None:
+    """One value as the text formats write it: rounded to its kind, a whole number as an int,
+    None for missing or infinite."""
+    if value is None or value is pd.NA or not math.isfinite(float(value)):
+        return None
+    out = float(rounded(np.array([float(value)]), kind)[0])
+    return int(out) if kind in ("number", "integer") and out.is_integer() else out
+
+
 def wire_values(series: pd.Series, kind: str) -> list:
-    """A column as plain Python values for text formats: ISO dates, int/float numbers, None for missing."""
+    """A column as plain Python values for text formats: ISO dates, int/float numbers rounded to
+    their kind (see DECIMALS), None for missing."""
     if kind == "date":
         out = np.datetime_as_string(series.to_numpy(dtype="datetime64[D]"), unit="D").tolist()
         return [None if v == "NaT" else v for v in out] if series.isna().any() else out
@@ -138,10 +173,19 @@ def wire_values(series: pd.Series, kind: str) -> list:
             return [None if pd.isna(v) else int(v) for v in series.tolist()]
         return series.to_numpy().tolist()
     if kind in ("number", "money", "percent"):
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        values = rounded(series.to_numpy(dtype="float64", na_value=np.nan), kind)
+        finite = np.isfinite(values)
+        whole = finite.all() and (values == np.floor(values)).all()
+        if kind == "number" and whole and (np.abs(values) < 2**53).all():
+            return values.astype(np.int64).tolist()  # counts that arrived as floats
         out = values.tolist()
-        if np.isnan(values).any() or np.isinf(values).any():
-            return [None if (v != v or v in (float("inf"), float("-inf"))) else v for v in out]
+        if kind == "number":
+            out = [
+                int(v) if f and v.is_integer() else v
+                for v, f in zip(out, finite.tolist(), strict=True)
+            ]
+        if not finite.all():
+            return [v if f else None for v, f in zip(out, finite.tolist(), strict=True)]
         return out
     if kind == "boolean":
         return [None if pd.isna(v) else bool(v) for v in series.tolist()]

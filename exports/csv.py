@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import pandas as pd
 
-from exports.columns import chunks, columns_of, neutralise, normalise, wire_values
+from exports.columns import (
+    chunks,
+    columns_of,
+    neutralise,
+    normalise,
+    number_value,
+    rounded,
+    wire_values,
+)
 from exports.output import Output, atomic_output
 from exports.result import Deadline, ExportLimits, ReportResult
 
@@ -97,10 +105,10 @@ def _cards(writer: csv.writer, cards: list[WidgetResult]) -> None:
             [
                 neutralise(w.widget.id),
                 neutralise(w.widget.title),
-                w.widget.options.get("format", "number"),
-                w.value,
-                w.previous,
-                w.change,
+                fmt := w.widget.options.get("format", "number"),
+                _plain(number_value(w.value, fmt), fmt),
+                _plain(number_value(w.previous, fmt), fmt),
+                _plain(number_value(w.change, "percent"), "percent"),
                 neutralise(w.error or ""),
             ]
         )
@@ -144,10 +152,17 @@ def _fields(series: pd.Series, kind: str) -> list[str]:
         quoted.append("")  # code -1: missing
         return [quoted[c] for c in codes.tolist()]
     if kind in ("money", "percent", "number"):
-        # map() over a plain list: no Python frame per value (this is most of a CSV's time).
-        array = series.to_numpy(dtype="float64", na_value=np.nan)
-        out = list(map(repr, array.tolist()))
-        for i in np.flatnonzero(~np.isfinite(array)).tolist():
+        # Rounded to the column's unit (money to cents, always two decimals; rates to 4; other
+        # numbers to 6, whole ones without ".0"); map() over a plain list keeps it fast.
+        array = rounded(series.to_numpy(dtype="float64", na_value=np.nan), kind)
+        finite = np.isfinite(array)
+        if kind == "money":
+            out = list(map("{:.2f}".format, array.tolist()))
+        elif kind == "number":
+            out = list(map(str, wire_values(series, kind)))
+        else:
+            out = list(map(repr, array.tolist()))
+        for i in np.flatnonzero(~finite).tolist():
             out[i] = ""
         return out
     if kind == "integer" and not series.isna().any():
@@ -156,6 +171,12 @@ def _fields(series: pd.Series, kind: str) -> list[str]:
     if kind == "boolean" or kind == "integer":
         return ["" if v is None else str(v) for v in values]
     return ["" if v is None else v for v in values]
+
+
+def _plain(value: float | int | None, kind: str) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if kind == "money" else str(value)
 
 
 def _quote(value: str) -> str:

@@ -62,8 +62,6 @@ def _sheet_names(tables: list[WidgetResult]) -> dict[str, str]:
 def _summary(
     book: Workbook, result: ReportResult, limits: ExportLimits, names: dict[str, str]
 ) -> None:
-    sheet = book.sheet("Summary", [30, 22, 18, 18, 14, 12, 60])
-    sheet.row([result.title], "title")
     local = result.generated_local.replace(tzinfo=None)
     window = result.widgets[0].window if result.widgets else None
     facts: list[tuple[str, object, str]] = [("Period", result.period_label, "default")]
@@ -80,6 +78,9 @@ def _summary(
         ),
         ("Row limit per table", limits.max_rows, "integer"),
     ]
+    extent = (1 + len(facts) + 2 + len(result.widgets), 7)  # title, facts, blank, header, widgets
+    sheet = book.sheet("Summary", [30, 22, 18, 18, 14, 12, 60], extent=extent)
+    sheet.row([result.title], "title")
     for label, value, style in facts:
         sheet.row([label, value], ["label", style])
     sheet.row([])
@@ -143,7 +144,10 @@ def _widget_sheet(
     frame = normalise(frame, columns, result.timezone)
     widths = [_width(frame[c.name], c) for c in columns]
     side = len(columns) + 1  # one empty column between the data and the note / chart
-    sheet = book.sheet(name, [*widths, 3, 40] if truncation else widths, freeze_header=True)
+    extent = (1 + len(frame), len(columns) + (2 if truncation else 0))
+    sheet = book.sheet(
+        name, [*widths, 3, 40] if truncation else widths, freeze_header=True, extent=extent
+    )
     header: list[object] = [c.label for c in columns]
     styles = ["header"] * len(columns)
     if truncation:

@@ -128,7 +128,9 @@ def render_image(
     try:
         fig = widget_figure(widget, result.currency, title=True)
     except ValueError as exc:
-        raise ExportError(str(exc), "This widget has no chart to export as an image.") from exc
+        fig = _screen_figure(widget, result.currency)
+        if fig is None:
+            raise ExportError(str(exc), "This widget has no chart to export as an image.") from exc
     # A file stands alone: an opaque background (JPG has no transparency) and the truncation said on it.
     fig.update_layout(paper_bgcolor="white", plot_bgcolor="white")
     if truncation:
@@ -149,6 +151,23 @@ def render_image(
     )
     with atomic_output(out) as fh:
         fh.write(data)
+
+
+def _screen_figure(widget: WidgetResult, currency: str) -> go.Figure | None:
+    """The other charts (pie, funnel, heatmap, gauge) as the dashboard draws them, titled."""
+    if widget.error or widget.frame is None or widget.frame.empty:
+        return None
+    if widget.widget.type in ("metric_card", "table"):
+        return None
+    from components.widgets import widget_figure as screen_figure  # Dash is imported on demand
+
+    fig = screen_figure(widget.widget, widget.frame, currency)
+    if fig is not None:
+        fig.update_layout(
+            title={"text": widget.widget.title, "x": 0.01, "xanchor": "left", "font": {"size": 16}},
+            margin_t=56,
+        )
+    return fig
 
 
 def render_png(result: ReportResult, out: Output, **kwargs) -> None:

@@ -6,7 +6,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
-from exports.columns import chunks, columns_of, normalise, wire_values
+from exports.columns import chunks, columns_of, normalise, number_value, wire_values
 from exports.output import Output, atomic_output
 from exports.result import Deadline, ExportLimits, ReportResult
 
@@ -80,8 +80,11 @@ def _widget(
         "error": widget.error,
     }
     if spec.type == "metric_card":
+        fmt = head["format"]
         head.update(
-            value=_num(widget.value), previous=_num(widget.previous), change=_num(widget.change)
+            value=number_value(widget.value, fmt),
+            previous=number_value(widget.previous, fmt),
+            change=number_value(widget.change, "percent"),
         )
     frame, truncation = (None, None) if widget.error else result.table(widget, limits.max_rows)
     if frame is None:
@@ -108,10 +111,6 @@ def _widget(
             text.write(("" if first else ",") + _dumps(rows)[1:-1])
             first = False
     text.write("]}")
-
-
-def _num(value: float | None) -> float | None:
-    return None if value is None or value != value else value
 
 
 def _dumps(value: Any) -> str:

@@ -70,6 +70,13 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def dimension_ref(rows: int, cols: int) -> str:
+    """The used range of a sheet of `rows` x `cols` cells from A1: 'A1:K123' ('A1' when empty)."""
+    if rows <= 1 and cols <= 1:
+        return "A1"
+    return f"A1:{column_letter(max(cols, 1) - 1)}{max(rows, 1)}"
+
+
 def escape(text: str) -> str:
     return (
         _ILLEGAL.sub("", text)
@@ -173,12 +180,19 @@ class Workbook:
 
     # -- sheets ---------------------------------------------------------------------------------
     def sheet(
-        self, name: str, widths: Sequence[float], *, freeze_header: bool = False
+        self,
+        name: str,
+        widths: Sequence[float],
+        *,
+        freeze_header: bool = False,
+        extent: tuple[int, int] | None = None,
     ) -> SheetWriter:
-        """Start the next sheet; it must be closed (`SheetWriter.close`) before the next one starts."""
+        """Start the next sheet; it must be closed (`SheetWriter.close`) before the next one starts.
+        `extent` (rows, columns) is the size the caller will write: the sheet's `<dimension>`,
+        which comes before the streamed rows and which read-only readers (openpyxl) rely on."""
         info = _SheetInfo(safe_sheet_name(name, self._names))
         self.sheets.append(info)
-        self._open = SheetWriter(self, info, len(self.sheets), widths, freeze_header)
+        self._open = SheetWriter(self, info, len(self.sheets), widths, freeze_header, extent)
         return self._open
 
     def string_index(self, text: str) -> int:
@@ -320,10 +334,12 @@ class SheetWriter:
         number: int,
         widths: Sequence[float],
         freeze_header: bool,
+        extent: tuple[int, int] | None = None,
     ) -> None:
         self.book, self.info, self.number = book, info, number
         self.next_row = 1
         self.max_col = 0
+        self.extent = extent
         self.links: list[tuple[str, str, str]] = []
         self._fh = _BackgroundWriter(
             book.zip.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True)
@@ -338,7 +354,8 @@ class SheetWriter:
             f'<col min="{i + 1}" max="{i + 1}" width="{w:.2f}" customWidth="1"/>'
             for i, w in enumerate(widths)
         )
-        self._write(XML_HEAD + f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><sheetViews><sheetView workbookViewId="0"{selected}>{view}</sheetView></sheetViews>'
+        dimension = f'<dimension ref="{dimension_ref(*extent)}"/>' if extent else ""
+        self._write(XML_HEAD + f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>{dimension}<sheetViews><sheetView workbookViewId="0"{selected}>{view}</sheetView></sheetViews>'
                     '<sheetFormatPr defaultRowHeight="15"/>' + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")  # fmt: skip
 
     @property
@@ -430,6 +447,11 @@ class SheetWriter:
         self.info.charts.append(chart)
 
     def close(self) -> None:
+        if self.extent and (self.next_row - 1 > self.extent[0] or self.max_col > self.extent[1]):
+            raise ValueError(
+                f"sheet {self.name!r}: wrote {self.next_row - 1} rows x {self.max_col} columns, "
+                f"more than its declared dimension {self.extent[0]} x {self.extent[1]}"
+            )
         tail = "</sheetData>"
         if self.info.filter_ref:
             tail += f'<autoFilter ref="{self.info.filter_ref.replace("$", "")}"/>'

@@ -35,6 +35,7 @@ from engine.request import (
     RequestError,
     ResolvedRequest,
     check_window,
+    has_chart,
     offered_formats,
     resolve,
 )
@@ -434,7 +435,7 @@ def _grid(spec: DashboardSpec, formats: list[str] | None = None) -> list[dbc.Row
                 widget.title,
                 body,
                 card=widget.type == "metric_card",
-                menu=export_menu(spec.key, widget.id, formats=formats),
+                menu=export_menu(spec.key, widget.id, formats=formats, chart=has_chart(widget)),
             ),
             xs=12,
             md=max(widget.position.w, 6),

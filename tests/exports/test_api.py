@@ -13,6 +13,7 @@ import re
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from components.formats import format_value
+from components.formats import cents, format_value
 from engine.generate import generate
 from engine.periods import resolve
 from engine.templates import builtin_dashboards
@@ -99,6 +100,16 @@ def disposition_name(response) -> str:
     return match.group(1)
 
 
+def in_unit(value: float, fmt: str) -> str:
+    """A card value as a finance person expects it in a file: money in cents, a rate to 4
+    decimals, a count as an integer (computed here with Decimal, apart from the renderers)."""
+    if fmt == "money":
+        return str(cents(value))
+    if fmt == "percent":
+        return str(float(Decimal(repr(value)).quantize(Decimal("0.0001"), ROUND_HALF_UP)))
+    return str(int(value)) if float(value).is_integer() else str(round(value, 6))
+
+
 # -- each format, read back ---------------------------------------------------------------------------
 
 
@@ -114,15 +125,16 @@ def test_csv_parses_and_equals_the_screen(analyst, expected):
     header = records[summary + 1]
     cards = {r[0]: dict(zip(header, r, strict=True)) for r in records[summary + 2 : summary + 6]}
     for wid in ("mrr", "arr", "paying-customers", "customer-churn"):
-        assert float(cards[wid]["value"]) == pytest.approx(expected[wid].value, rel=1e-9)
+        assert cards[wid]["value"] == in_unit(expected[wid].value, cards[wid]["format"])
     start = records.index(["# Widget: Revenue by processor (revenue-by-processor)"])
     table = records[start + 1 : start + 1 + 1 + len(expected["revenue-by-processor"].frame)]
     frame = expected["revenue-by-processor"].frame
     assert table[0] == list(frame.columns)
     assert [r[0] for r in table[1:]] == list(frame["processor"])
-    assert [float(r[table[0].index("revenue")]) for r in table[1:]] == pytest.approx(
-        list(frame["revenue"])
-    )
+    # Money to cents, as the screen shows it (never 15842.861845410203).
+    assert [r[table[0].index("revenue")] for r in table[1:]] == [
+        str(cents(float(v))) for v in frame["revenue"]
+    ]
 
 
 def test_json_parses_and_equals_the_screen(analyst, expected):
@@ -134,13 +146,14 @@ def test_json_parses_and_equals_the_screen(analyst, expected):
     widgets = {w["id"]: w for w in doc["widgets"]}
     assert set(widgets) == set(expected)
     for wid in ("mrr", "arr", "paying-customers", "customer-churn"):
-        assert widgets[wid]["value"] == pytest.approx(expected[wid].value, rel=1e-9)
+        value, fmt = widgets[wid]["value"], widgets[wid]["format"]
+        assert value == float(in_unit(expected[wid].value, fmt))
     daily = widgets["daily-revenue"]
     frame = expected["daily-revenue"].frame
     assert daily["row_count"] == len(frame) == len(daily["rows"]) and not daily["truncated"]
     names = [c["name"] for c in daily["columns"]]
     got = pd.DataFrame(daily["rows"], columns=names)
-    assert list(got["revenue"]) == pytest.approx(list(frame["revenue"]))
+    assert list(got["revenue"]) == [float(cents(float(v))) for v in frame["revenue"]]
     assert view["row_count"] == sum(len(w["rows"]) for w in doc["widgets"])
 
 
@@ -182,6 +195,17 @@ def test_excel_reread_with_openpyxl_equals_the_data(analyst, expected, tmp_path)
     summary = [r for r in book["Summary"].iter_rows(values_only=True) if r and r[0]]
     mrr_row = next(r for r in summary if "MRR" in [str(c) for c in r])
     assert expected["mrr"].value in [c for c in mrr_row if isinstance(c, float)]
+    # Read-only readers see every sheet's rows: the file carries its sheet dimensions.
+    fast = openpyxl.load_workbook(path, read_only=True)
+    try:
+        for name in book.sheetnames:
+            assert (fast[name].max_row, fast[name].max_column) == (
+                book[name].max_row,
+                book[name].max_column,
+            ), name
+        assert fast[ws.title].max_row == 1 + len(frame)
+    finally:
+        fast.close()
 
 
 def test_pdf_shows_the_card_values_the_screen_shows(analyst, expected, tmp_path, poppler):
@@ -227,6 +251,21 @@ def test_images_of_one_widget(analyst, fmt, magic, image_server):
     assert magic in response.data[:200]
     assert disposition_name(response).startswith("revenue-overview_revenue-by-processor_")
     assert view["widget_id"] == "revenue-by-processor"
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "jpg", "image"])
+def test_an_image_of_a_card_is_400_naming_the_formats(analyst, fmt, image_server):
+    response = create(analyst, fmt, widget_id="mrr")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_format", body
+    message = body["message"]
+    assert "'MRR'" in message and "a metric card" in message and "no chart" in message, message
+    allowed = message.split("choose one of ")[1].split(", ")
+    assert allowed and not {"png", "svg", "jpg"} & set(allowed)
+    assert set(allowed) <= {"pdf", "excel", "csv", "json", "xml"}
+    # The chart of the same report still exports as an image.
+    assert create(analyst, "svg", widget_id="daily-revenue").status_code == 200
 
 
 def test_a_widget_export_holds_only_that_widget(analyst, expected):
@@ -371,32 +410,33 @@ def test_openapi_describes_the_export_routes(app):
 
 
 def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image_server):
-    """Ten API calls at once (bearer token, one thread each), five widgets x PNG and SVG: every file
-    is its own widget's, equal to the same image rendered alone afterwards."""
+    """Eight API calls at once (bearer token, one thread each), the two charts x PNG and SVG x two
+    periods: every file is its own widget's, equal to the same image rendered alone afterwards
+    (cards have no image: test_an_image_of_a_card_is_400_naming_the_formats)."""
     svc = services_of(app)
     analyst = principal_of(app, "manager")
     plaintext, _ = tokens.issue(svc.store, analyst.id, "concurrency test")
     headers = {"Authorization": f"Bearer {plaintext}"}
-    widgets = ["mrr", "arr", "paying-customers", "daily-revenue", "revenue-by-processor"]
-    asks = [(w, fmt) for w in widgets for fmt in ("png", "svg")]
-    results: dict[tuple[str, str], bytes] = {}
+    widgets = ["daily-revenue", "revenue-by-processor"]
+    asks = [(w, fmt, p) for w in widgets for fmt in ("png", "svg") for p in ("30d", "90d")]
+    results: dict[tuple[str, str, str], bytes] = {}
     errors: list[str] = []
     barrier = threading.Barrier(len(asks))
 
-    def one(widget: str, fmt: str) -> None:
+    def one(widget: str, fmt: str, period: str) -> None:
         try:
             client = app.server.test_client()
             barrier.wait()
             created = client.post(
                 f"/api/export/{fmt}?wait=60",
-                json={"report_id": REPORT, "period": "30d", "widget_id": widget},
+                json={"report_id": REPORT, "period": period, "widget_id": widget},
                 headers=headers,
             )
             view = created.get_json()
             assert view["status"] == "succeeded", view
-            results[(widget, fmt)] = client.get(view["download_url"], headers=headers).data
+            results[(widget, fmt, period)] = client.get(view["download_url"], headers=headers).data
         except Exception as exc:  # noqa: BLE001
-            errors.append(f"{widget}/{fmt}: {exc!r}")
+            errors.append(f"{widget}/{fmt}/{period}: {exc!r}")
 
     threads = [threading.Thread(target=one, args=ask) for ask in asks]
     for t in threads:
@@ -404,10 +444,10 @@ def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image
     for t in threads:
         t.join(120)
     assert not errors, errors
-    assert len(results) == 10
+    assert len(results) == len(asks) == 8
     titles = {w.id: w.title for w in builtin_dashboards()[REPORT].widgets}
     client = app.server.test_client()
-    for (widget, fmt), data in results.items():
+    for (widget, fmt, period), data in results.items():
         if fmt == "svg":
             svg = data.decode()
             assert svg.startswith("<svg") and titles[widget] in svg
@@ -415,14 +455,12 @@ def test_ten_concurrent_image_exports_each_get_their_own_correct_file(app, image
         else:
             alone = client.post(
                 "/api/export/png?wait=60",
-                json={"report_id": REPORT, "period": "30d", "widget_id": widget},
+                json={"report_id": REPORT, "period": period, "widget_id": widget},
                 headers=headers,
             ).get_json()
             again = client.get(alone["download_url"], headers=headers).data
             width, height = (int.from_bytes(data[i : i + 4], "big") for i in (16, 20))
-            chart = widget in ("daily-revenue", "revenue-by-processor")
-            assert data[:8] == b"\x89PNG\r\n\x1a\n" and (width > height if chart else True)
-            assert (width, height) == ((1920, 960) if chart else (width, height))
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1920, 960)
             assert data == again, widget  # kaleido draws the same figure to the same bytes
 
 

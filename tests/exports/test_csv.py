@@ -23,8 +23,14 @@ def test_one_widget_csv_is_a_plain_table_equal_to_the_frame(tmp_path):
     rows = read(path)
     assert rows[0] == ["customer_id", "signup_date", "plan", "mrr", "seats"]
     assert len(rows) == 1 + 250
-    assert rows[1] == ["cus_0001", "2026-01-01", "basic", "10.0", "1"]
-    assert rows[250] == ["cus_0250", "2026-09-07", "basic", str(10 + 249 * 1.25), str(1 + 249 % 17)]
+    assert rows[1] == ["cus_0001", "2026-01-01", "basic", "10.00", "1"]  # money in cents
+    assert rows[250] == [
+        "cus_0250",
+        "2026-09-07",
+        "basic",
+        f"{10 + 249 * 1.25:.2f}",
+        str(1 + 249 % 17),
+    ]
 
 
 def test_report_csv_has_metadata_a_card_summary_and_a_section_per_widget(tmp_path):
@@ -37,11 +43,11 @@ def test_report_csv_has_metadata_a_card_summary_and_a_section_per_widget(tmp_pat
     assert "# Filters: plan=pro; country=DE" in comments
     summary = rows.index(["# Summary"])
     assert rows[summary + 1][:4] == ["widget", "title", "format", "value"]
-    assert rows[summary + 2][:5] == ["mrr", "MRR", "money", "12345.67", "11000.0"]
+    assert rows[summary + 2][:5] == ["mrr", "MRR", "money", "12345.67", "11000.00"]
     line = rows.index(["# Widget: Daily revenue (daily-revenue)"])
     assert rows[line + 1] == ["date", "revenue", "revenue_ma7"]
-    assert rows[line + 2] == ["2026-11-01", "1000.0", "1000.0"]
-    assert rows[line + 31] == ["2026-11-30", str(1000 + 10.5 * 29), rows[line + 31][2]]
+    assert rows[line + 2] == ["2026-11-01", "1000.00", "1000.00"]
+    assert rows[line + 31] == ["2026-11-30", f"{1000 + 10.5 * 29:.2f}", rows[line + 31][2]]
     assert ["# Widget: Top customers (top-customers)"] in rows
 
 

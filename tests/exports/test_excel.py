@@ -34,6 +34,36 @@ def test_one_sheet_per_data_widget_after_a_summary(book):
     assert book.sheetnames == ["Summary", "Daily revenue", "Revenue by processor", "Top customers"]
 
 
+def test_read_only_readers_see_every_row_through_the_sheet_dimension(tmp_path):
+    path = tmp_path / "t.xlsx"
+    render(report(), "excel", path, limits=ExportLimits(max_rows=100))  # one table truncated
+    fast = openpyxl.load_workbook(path, read_only=True)
+    try:
+        top = fast["Top customers"]
+        # The header, 100 of 250 rows, and the truncation note beside the header (blank + note).
+        assert (top.max_row, top.max_column) == (101, 5 + 2)
+        assert len(list(top.iter_rows(values_only=True))) == 101
+        assert fast["Daily revenue"].max_row == 1 + len(revenue_line().frame)
+        summary = list(fast["Summary"].iter_rows(values_only=True))
+        assert fast["Summary"].max_row == len(summary) and summary[-1][0] == "Top customers"
+    finally:
+        fast.close()
+
+
+def test_a_sheet_longer_than_its_declared_dimension_is_refused(tmp_path):
+    from exports.xlsx import Workbook
+
+    with (
+        open(tmp_path / "x.xlsx", "wb") as fh,
+        pytest.raises(ValueError, match="more than its declared dimension"),
+        Workbook(fh) as book,
+    ):
+        sheet = book.sheet("Data", [10], extent=(1, 1))
+        sheet.row(["a"])
+        sheet.row(["b"])
+        sheet.close()
+
+
 def test_table_cells_are_typed_and_equal_the_frame(book):
     ws = book["Top customers"]
     rows = list(ws.iter_rows(values_only=True))

@@ -88,3 +88,19 @@ def test_ten_concurrent_renders_each_get_their_own_image(tmp_path, image_server)
             svg = data.decode()
             assert f"Chart number {i}<" in svg and f'width="{400 + 10 * i}"' in svg
             assert all(f"Chart number {j}<" not in svg for j in range(10) if j != i)
+
+
+def test_a_pie_is_drawn_as_on_the_dashboard(tmp_path, image_server):
+    frame = pd.DataFrame({"processor": ["stripe", "paypal"], "revenue": [5000.5, 3000.25]})
+    spec = widget(
+        "by-processor",
+        "pie",
+        "Revenue by processor",
+        names="processor",
+        value="revenue",
+        format="money",
+    )
+    pie = WidgetResult(widget=spec, window=WINDOW, frame=frame, row_count=2)
+    render(report(pie), "svg", tmp_path / "pie.svg")
+    text = (tmp_path / "pie.svg").read_text()
+    assert "Revenue by processor" in text and "stripe" in text and "paypal" in text

@@ -40,7 +40,7 @@ def test_csv_text_cells_are_neutralised_and_numbers_stay_numbers(tmp_path):
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert [r[0] for r in rows[1:]] == ["'" + v for v in EVIL[:-1]] + ["plain"]
-    assert [r[2] for r in rows[1:]] == ["-5.5", "1.0", "-2.0", "3.0", "4.0", "5.0", "6.0"]
+    assert [r[2] for r in rows[1:]] == ["-5.50", "1.00", "-2.00", "3.00", "4.00", "5.00", "6.00"]
 
 
 def test_xlsx_text_cells_are_neutralised_and_numbers_stay_numbers(tmp_path):

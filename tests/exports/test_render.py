@@ -49,7 +49,7 @@ def test_render_to_a_binary_stream_writes_only_the_finished_file():
 def test_render_of_one_widget_narrows_the_report(tmp_path):
     path = tmp_path / "one.csv"
     render(report(), "csv", path, widget_id="revenue-by-processor")
-    assert path.read_text().splitlines()[:2] == ["processor,revenue", "stripe,5000.5"]
+    assert path.read_text().splitlines()[:2] == ["processor,revenue", "stripe,5000.50"]
     with pytest.raises(KeyError):
         render(report(), "csv", tmp_path / "x.csv", widget_id="nope")
 
