@@ -13,7 +13,9 @@ from collections.abc import Iterator
 import openpyxl
 import pytest
 
+from engine.periods import resolve
 from tests.e2e.conftest import ARTIFACTS, serve_app, sign_in
+from tests.loaded_days import loaded_days_at
 
 pytestmark = pytest.mark.e2e
 DASHBOARD = "/dashboards/revenue_overview"
@@ -33,7 +35,7 @@ def export_from(page, scope: str, label: str):
     return info.value, menu
 
 
-def test_export_excel_from_the_dashboard_menu(served_app, page, tmp_path):
+def test_export_excel_from_the_dashboard_menu(served_app, page, tmp_path, demo_warehouse):
     open_dashboard(page, served_app)
     download, menu = export_from(page, "dashboard", "Excel")
     assert download.suggested_filename.startswith("revenue-overview_")
@@ -46,7 +48,8 @@ def test_export_excel_from_the_dashboard_menu(served_app, page, tmp_path):
     assert "Revenue overview" in summary
     chart_sheet = book[book.sheetnames[1]]
     header = next(chart_sheet.iter_rows(values_only=True))
-    assert header[0] == "Date" and chart_sheet.max_row == 31  # a header and 30 days
+    days = loaded_days_at(demo_warehouse, resolve("30d", "UTC"))  # series end with the data
+    assert header[0] == "Date" and chart_sheet.max_row == 1 + days  # a header and the days
     status = menu.locator(".export-status")
     status.get_by_text("Excel ready").wait_for(timeout=10_000)
     assert status.locator("a.export-download-link").get_attribute("href").endswith("/download")
@@ -75,7 +78,7 @@ def small_app(tmp_path_factory, demo_warehouse) -> Iterator[str]:
         yield base
 
 
-def test_a_truncated_export_says_so_in_the_ui(small_app, page, tmp_path):
+def test_a_truncated_export_says_so_in_the_ui(small_app, page, tmp_path, demo_warehouse):
     open_dashboard(page, small_app)
     download, menu = export_from(page, "widget-daily-revenue", "JSON")
     path = tmp_path / "d.json"
@@ -84,6 +87,7 @@ def test_a_truncated_export_says_so_in_the_ui(small_app, page, tmp_path):
     note = menu.locator(".export-truncated")
     note.wait_for(timeout=10_000)
     text = note.inner_text()
-    assert "Truncated" in text and "truncated at 5 of 30 rows" in text
+    days = loaded_days_at(demo_warehouse, resolve("30d", "UTC"))
+    assert "Truncated" in text and f"truncated at 5 of {days} rows" in text
     assert "5 rows" in menu.locator(".export-status").inner_text()
     page.screenshot(path=str(ARTIFACTS / "export-menu-truncated.png"))
