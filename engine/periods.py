@@ -35,6 +35,11 @@ class Window:
         return f"{self.start:%b %-d, %Y} – {self.end:%b %-d, %Y}"
 
 
+def preset_window(period: str, last: date) -> Window:
+    """The days of a preset period (7d, 30d, 90d) ending on `last`, inclusive."""
+    return Window(last - timedelta(days=PERIOD_DAYS[period] - 1), last)
+
+
 def today_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
@@ -50,7 +55,7 @@ def resolve(
     """The window for `period` ending today (inclusive) in `timezone`, or the custom [start, end]."""
     if period in PERIOD_DAYS:
         last = today or today_in(timezone)
-        return Window(last - timedelta(days=PERIOD_DAYS[period] - 1), last)
+        return preset_window(period, last)
     if period == "custom":
         try:
             window = Window(date.fromisoformat(start or ""), date.fromisoformat(end or ""))

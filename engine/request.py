@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from engine.periods import PERIOD_DAYS, PERIODS, Window, today_in
+from engine.periods import PERIOD_DAYS, PERIODS, Window, preset_window, today_in
 from engine.reports import FoundReport, find_report
 from engine.services import Services
 from engine.spec import DATE_RANGE_PERIODS, FILTER_NAMES, FILTER_VALUES
@@ -223,7 +223,7 @@ class ResolvedRequest:
 def period_window(period: str, start: date | None, end: date | None, today: date) -> Window:
     """The days of a period ending `today` (presets), or [start, end] (custom)."""
     if period in PERIOD_DAYS:
-        return Window(today - timedelta(days=PERIOD_DAYS[period] - 1), today)
+        return preset_window(period, today)
     assert start is not None and end is not None  # ReportRequest.parse guarantees it
     return Window(start, end)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.dashboards.rows import free_slug, slugify, utc
 from engine.names import MAX_NAME, clean_name, numbered
-from engine.periods import PERIOD_DAYS, Window, resolve
+from engine.periods import PERIOD_DAYS, Window
 from engine.reports import ReportNotFound, find_report
 from engine.request import ReportRequest, RequestError, check_window, offered_formats
 from engine.spec import DashboardSpec, ExportFormat, Period
@@ -111,11 +111,6 @@ class SavedReportInfo:
     created_at: datetime
     updated_at: datetime
     resource: Resource
-
-    def window(self, timezone: str, *, today: date | None = None) -> Window:
-        start = self.start.isoformat() if self.start else None
-        end = self.end.isoformat() if self.end else None
-        return resolve(self.period, timezone, start=start, end=end, today=today)
 
 
 def base_report(store: Store, key: str) -> BaseReport:

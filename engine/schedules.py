@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from engine.periods import PERIOD_DAYS, Window
+from engine.periods import PERIOD_DAYS, Window, preset_window
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -212,7 +212,7 @@ def period_window(period: str, due_at: datetime, timezone: str) -> Window:
     if period == "previous_day":
         return Window(last, last)
     if period in PERIOD_DAYS:
-        return Window(last - timedelta(days=PERIOD_DAYS[period] - 1), last)
+        return preset_window(period, last)
     if period == "previous_month":
         end = (last + timedelta(days=1)).replace(day=1) - timedelta(days=1)
         return Window(end.replace(day=1), end)
